@@ -1,0 +1,20 @@
+package io.vvolgate.gateway.device;
+
+/**
+ * Receives the outcome of one {@link BlockDevice} operation.
+ *
+ * @param <A> the attachment given at submission (typically the request being served)
+ */
+@FunctionalInterface
+public interface IoCompletion<A> {
+    int OK = 0;
+    /** An I/O error the device reported; the command fails with a media/internal error. */
+    int EIO = 5;
+    /** The range is outside the device. */
+    int ERANGE = 34;
+    /** The device has no space left (thin devices). */
+    int ENOSPC = 28;
+
+    /** {@code errno} is {@link #OK} on success, else a positive errno-style code. */
+    void completed(A attachment, int errno);
+}
