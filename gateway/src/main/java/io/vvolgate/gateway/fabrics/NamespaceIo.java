@@ -1,0 +1,377 @@
+package io.vvolgate.gateway.fabrics;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.vvolgate.gateway.device.BlockDevice;
+import io.vvolgate.gateway.device.IoCompletion;
+import io.vvolgate.gateway.io.IoReactor;
+import io.vvolgate.gateway.nvme.Opcodes;
+import io.vvolgate.gateway.nvme.Status;
+
+import java.util.ArrayDeque;
+
+/**
+ * Executes the NVM command set I/O commands of one namespace on its device reactor: Read, Write, Flush,
+ * Write Zeroes, Dataset Management, Compare, and the fused Compare-and-Write pair.
+ *
+ * <p>Thread: everything but {@link #submit} runs on the reactor thread, which owns the ordering state
+ * below. Device completions that arrive on another thread come back to the reactor as continuations.
+ *
+ * <p>Atomicity of Compare-and-Write (VMFS takes its locks with it): a fused pair waits until no write of
+ * this namespace is in flight, then marks its LBA range busy; writes that overlap a busy range wait in
+ * {@link #deferred} until the pair's write has completed. So no other write can land between the compare
+ * and the write, and none is half-applied while the compare reads.
+ */
+final class NamespaceIo implements IoReactor.Work {
+    private static final int MAX_FUSED = 64;
+
+    private final Namespace ns;
+    private final BlockDevice device;
+    private final IoReactor reactor;
+
+    // Reactor-thread state.
+    private int writesInFlight;
+    private final long[] fusedStart = new long[MAX_FUSED];
+    private final long[] fusedEnd = new long[MAX_FUSED];
+    private int fusedCount;
+    private final ArrayDeque<NvmeRequest> deferred = new ArrayDeque<>();
+    private boolean draining;
+
+    NamespaceIo(Namespace ns, IoReactor reactor) {
+        this.ns = ns;
+        this.device = ns.device();
+        this.reactor = reactor;
+    }
+
+    IoReactor reactor() {
+        return reactor;
+    }
+
+    /** Hands a validated request to the reactor. Transport thread. */
+    void submit(NvmeRequest r) {
+        r.coreContext = this;
+        if (!reactor.tryExecute(r, this)) {
+            // The ring is full: a retryable status, so the host tries again.
+            finish(r, Status.NAMESPACE_NOT_READY);
+        }
+    }
+
+    @Override
+    public void execute(NvmeRequest r) {
+        if (r.coreContext instanceof FusedPair pair) {
+            startFused(pair);
+            return;
+        }
+        switch (r.opcode()) {
+            case Opcodes.IO_READ -> read(r);
+            case Opcodes.IO_WRITE, Opcodes.IO_WRITE_ZEROES, Opcodes.IO_DATASET_MANAGEMENT -> startWrite(r);
+            case Opcodes.IO_COMPARE -> compare(r);
+            case Opcodes.IO_FLUSH -> device.flush(r, FLUSH_DONE);
+            default -> finish(r, Status.INVALID_OPCODE);
+        }
+    }
+
+    // --- reads and compares: no ordering state ---
+
+    private void read(NvmeRequest r) {
+        long slba = slba(r);
+        int blocks = blocks(r);
+        ns.readCommands.increment();
+        ns.blocksRead.add(blocks);
+        device.read(slba << ns.blockShift(), blocks << ns.blockShift(), r.data(), r, READ_DONE);
+    }
+
+    private static final IoCompletion<NvmeRequest> READ_DONE = (r, errno) -> {
+        NamespaceIo io = (NamespaceIo) r.coreContext;
+        if (errno != IoCompletion.OK) {
+            io.ns.mediaErrors.increment();
+        }
+        io.finish(r, errno == IoCompletion.OK ? Status.SUCCESS : readStatus(errno));
+    };
+
+    private void compare(NvmeRequest r) {
+        int length = blocks(r) << ns.blockShift();
+        ByteBuf media = PooledByteBufAllocator.DEFAULT.directBuffer(length, length);
+        r.coreContext = new CompareState(this, r, media, null);
+        device.read(slba(r) << ns.blockShift(), length, media, (CompareState) r.coreContext, COMPARE_READ_DONE);
+    }
+
+    /** A compare in progress; for a fused pair {@code write} is the second command. */
+    private record CompareState(NamespaceIo io, NvmeRequest compare, ByteBuf media, FusedPair pair) {
+    }
+
+    private static final IoCompletion<CompareState> COMPARE_READ_DONE = (c, errno) -> {
+        NvmeRequest r = c.compare;
+        int status;
+        try {
+            if (errno != IoCompletion.OK) {
+                status = readStatus(errno);
+            } else {
+                ByteBuf data = r.data();
+                int length = blocks(r) << c.io.ns.blockShift();
+                status = ByteBufUtil.equals(data, data.readerIndex(), c.media, 0, length) ? Status.SUCCESS : Status.COMPARE_FAILURE;
+            }
+        } finally {
+            c.media.release();
+        }
+        if (c.pair == null) {
+            c.io.finish(r, status);
+        } else {
+            c.io.onFusedCompared(c.pair, status);
+        }
+    };
+
+    // --- writes: counted, and held back while an overlapping fused pair runs ---
+
+    private void startWrite(NvmeRequest r) {
+        long first;
+        long last;
+        if (r.opcode() == Opcodes.IO_DATASET_MANAGEMENT) {
+            first = 0;
+            last = Long.MAX_VALUE;
+        } else {
+            first = slba(r);
+            last = first + blocks(r) - 1;
+        }
+        if (fusedCount > 0 && overlapsFused(first, last)) {
+            deferred.add(r);
+            return;
+        }
+        writesInFlight++;
+        r.coreContext = this;
+        switch (r.opcode()) {
+            case Opcodes.IO_WRITE -> {
+                int blocks = blocks(r);
+                ns.writeCommands.increment();
+                ns.blocksWritten.add(blocks);
+                device.write(first << ns.blockShift(), blocks << ns.blockShift(), r.data(), fua(r), r, WRITE_DONE);
+            }
+            case Opcodes.IO_WRITE_ZEROES -> {
+                long length = (long) blocks(r) << ns.blockShift();
+                device.writeZeroes(first << ns.blockShift(), length, fua(r), r, WRITE_DONE);
+            }
+            default -> deallocateRanges(r);
+        }
+    }
+
+    private static final IoReactor.Work WRITE_DONE_ON_REACTOR = r -> ((NamespaceIo) r.coreContext).writeDone(r);
+
+    private static final IoCompletion<NvmeRequest> WRITE_DONE = (r, errno) -> {
+        NamespaceIo io = (NamespaceIo) r.coreContext;
+        if (errno != IoCompletion.OK) {
+            io.ns.mediaErrors.increment();
+        }
+        r.setStatus(errno == IoCompletion.OK ? Status.SUCCESS : writeStatus(errno));
+        if (io.reactor.inReactor()) {
+            io.writeDone(r);
+        } else {
+            io.reactor.execute(r, WRITE_DONE_ON_REACTOR);
+        }
+    };
+
+    private void writeDone(NvmeRequest r) {
+        writesInFlight--;
+        int status = r.status();
+        finish(r, status);
+        runDeferred();
+    }
+
+    /** Dataset Management: ranges of 16 bytes (attributes u32, length in LBAs u32, starting LBA u64). */
+    private void deallocateRanges(NvmeRequest r) {
+        boolean deallocate = (r.cdw(11) & (1 << 2)) != 0;
+        int ranges = (r.cdw(10) & 0xFF) + 1;
+        ByteBuf data = r.data();
+        int base = data.readerIndex();
+        if (!deallocate) {
+            // Only the deallocate attribute changes anything; hints are accepted and ignored.
+            WRITE_DONE.completed(r, IoCompletion.OK);
+            return;
+        }
+        r.coreContext = new DeallocateState(this, r, ranges, base);
+        ((DeallocateState) r.coreContext).next(IoCompletion.OK);
+    }
+
+    /** Deallocates the ranges one after another; each completion starts the next. */
+    private static final class DeallocateState implements IoCompletion<DeallocateState> {
+        final NamespaceIo io;
+        final NvmeRequest r;
+        final int ranges;
+        final int base;
+        int index;
+
+        DeallocateState(NamespaceIo io, NvmeRequest r, int ranges, int base) {
+            this.io = io;
+            this.r = r;
+            this.ranges = ranges;
+            this.base = base;
+        }
+
+        void next(int errno) {
+            while (errno == IoCompletion.OK && index < ranges) {
+                int at = base + index * 16;
+                index++;
+                long blocks = r.data().getUnsignedIntLE(at + 4);
+                long slba = r.data().getLongLE(at + 8);
+                if (blocks == 0) {
+                    continue;
+                }
+                io.device.deallocate(slba << io.ns.blockShift(), blocks << io.ns.blockShift(), this, this);
+                return;
+            }
+            r.coreContext = io;
+            WRITE_DONE.completed(r, errno);
+        }
+
+        @Override
+        public void completed(DeallocateState self, int errno) {
+            next(errno);
+        }
+    }
+
+    // --- fused Compare-and-Write ---
+
+    /** The two commands of a fused pair, as {@link QueuePair} hands them over (first = Compare, second = Write). */
+    static final class FusedPair {
+        final NvmeRequest compare;
+        final NvmeRequest write;
+        NamespaceIo io;
+        long first;
+        long last;
+
+        FusedPair(NvmeRequest compare, NvmeRequest write) {
+            this.compare = compare;
+            this.write = write;
+        }
+    }
+
+    void submitFused(FusedPair pair) {
+        pair.io = this;
+        pair.compare.coreContext = pair;
+        pair.write.coreContext = pair;
+        if (!reactor.tryExecute(pair.compare, this)) {
+            pair.compare.coreContext = null;
+            pair.write.coreContext = null;
+            finish(pair.compare, Status.NAMESPACE_NOT_READY);
+            finish(pair.write, Status.ABORTED_FAILED_FUSED);
+        }
+    }
+
+    private void startFused(FusedPair pair) {
+        pair.first = slba(pair.compare);
+        pair.last = pair.first + blocks(pair.compare) - 1;
+        if (writesInFlight > 0 || overlapsFused(pair.first, pair.last) || fusedCount == MAX_FUSED) {
+            deferred.add(pair.compare);
+            return;
+        }
+        fusedStart[fusedCount] = pair.first;
+        fusedEnd[fusedCount] = pair.last;
+        fusedCount++;
+        int length = blocks(pair.compare) << ns.blockShift();
+        ByteBuf media = PooledByteBufAllocator.DEFAULT.directBuffer(length, length);
+        CompareState state = new CompareState(this, pair.compare, media, pair);
+        device.read(pair.first << ns.blockShift(), length, media, state, COMPARE_READ_DONE);
+    }
+
+    private void onFusedCompared(FusedPair pair, int compareStatus) {
+        if (compareStatus != Status.SUCCESS) {
+            fusedFinished(pair, compareStatus, Status.ABORTED_FAILED_FUSED);
+            return;
+        }
+        NvmeRequest w = pair.write;
+        int blocks = blocks(w);
+        ns.writeCommands.increment();
+        ns.blocksWritten.add(blocks);
+        device.write(pair.first << ns.blockShift(), blocks << ns.blockShift(), w.data(), fua(w), pair, FUSED_WRITE_DONE);
+    }
+
+    private static final IoReactor.Work FUSED_DONE_ON_REACTOR = w -> {
+        FusedPair pair = (FusedPair) w.coreContext;
+        pair.io.fusedFinished(pair, Status.SUCCESS, w.status());
+    };
+
+    private static final IoCompletion<FusedPair> FUSED_WRITE_DONE = (pair, errno) -> {
+        int status = errno == IoCompletion.OK ? Status.SUCCESS : writeStatus(errno);
+        if (pair.io.reactor.inReactor()) {
+            pair.io.fusedFinished(pair, Status.SUCCESS, status);
+        } else {
+            pair.write.setStatus(status);
+            pair.io.reactor.execute(pair.write, FUSED_DONE_ON_REACTOR);
+        }
+    };
+
+    private void fusedFinished(FusedPair pair, int compareStatus, int writeStatus) {
+        for (int i = 0; i < fusedCount; i++) {
+            if (fusedStart[i] == pair.first && fusedEnd[i] == pair.last) {
+                fusedCount--;
+                fusedStart[i] = fusedStart[fusedCount];
+                fusedEnd[i] = fusedEnd[fusedCount];
+                break;
+            }
+        }
+        finish(pair.compare, compareStatus);
+        finish(pair.write, writeStatus);
+        runDeferred();
+    }
+
+    private boolean overlapsFused(long first, long last) {
+        for (int i = 0; i < fusedCount; i++) {
+            if (first <= fusedEnd[i] && fusedStart[i] <= last) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Gives deferred commands another go, in arrival order; those still blocked go back. */
+    private void runDeferred() {
+        if (deferred.isEmpty() || draining) {
+            return;
+        }
+        draining = true;
+        try {
+            for (int n = deferred.size(); n > 0; n--) {
+                execute(deferred.poll());
+            }
+        } finally {
+            draining = false;
+        }
+    }
+
+    // --- helpers ---
+
+    private static final IoCompletion<NvmeRequest> FLUSH_DONE = (r, errno) ->
+            ((NamespaceIo) r.coreContext).finish(r, errno == IoCompletion.OK ? Status.SUCCESS : Status.WRITE_FAULT);
+
+    private void finish(NvmeRequest r, int status) {
+        r.setStatus(status);
+        if (status == Status.SUCCESS && r.dataDirection() == NvmeRequest.DIR_C2H) {
+            r.data().writerIndex(r.dataLength());
+        }
+        r.complete();
+    }
+
+    static long slba(NvmeRequest r) {
+        return (r.cdw(10) & 0xFFFFFFFFL) | ((long) r.cdw(11) << 32);
+    }
+
+    static int blocks(NvmeRequest r) {
+        return (r.cdw(12) & 0xFFFF) + 1;
+    }
+
+    static boolean fua(NvmeRequest r) {
+        return (r.cdw(12) & (1 << 30)) != 0;
+    }
+
+    private static int readStatus(int errno) {
+        return errno == IoCompletion.ERANGE ? Status.LBA_OUT_OF_RANGE : Status.UNRECOVERED_READ_ERROR;
+    }
+
+    private static int writeStatus(int errno) {
+        return switch (errno) {
+            case IoCompletion.ERANGE -> Status.LBA_OUT_OF_RANGE;
+            case IoCompletion.ENOSPC -> Status.CAPACITY_EXCEEDED;
+            default -> Status.WRITE_FAULT;
+        };
+    }
+}
