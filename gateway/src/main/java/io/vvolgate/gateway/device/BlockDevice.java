@@ -27,7 +27,10 @@ public interface BlockDevice extends AutoCloseable {
     /** True if completed writes may sit in a volatile cache until {@link #flush}. */
     boolean volatileWriteCache();
 
-    /** Reads {@code length} bytes at {@code offset} into {@code dst}, writing from dst's writerIndex on. */
+    /**
+     * Reads {@code length} bytes at {@code offset} into {@code dst}, writing from dst's writerIndex on; on
+     * success dst's writerIndex has advanced by {@code length}.
+     */
     <A> void read(long offset, int length, ByteBuf dst, A attachment, IoCompletion<A> completion);
 
     /**

@@ -1,0 +1,199 @@
+package io.vvolgate.control;
+
+import io.vvolgate.control.config.ApplianceConfig;
+import io.vvolgate.control.config.ApplianceConfig.Backend;
+import io.vvolgate.control.identity.IdentityException;
+import io.vvolgate.control.identity.IdentityStore;
+import io.vvolgate.gateway.Gateway;
+import io.vvolgate.gateway.GatewayException;
+import io.vvolgate.gateway.GatewaySpec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A running appliance: the state directory (locked, so two appliances cannot share it), the identities,
+ * and the gateway started from a configuration. {@link #start} prints the lines the test rigs parse;
+ * {@link #close} stops everything. Started and closed by one thread; {@link #close} may come from a
+ * shutdown hook and is idempotent.
+ */
+public final class Appliance implements AutoCloseable {
+
+    /** Lock file in the state directory; held while an appliance runs. */
+    public static final String LOCK_FILE = ".lock";
+
+    private final Gateway gateway;
+    private final FileChannel lockChannel;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Appliance(Gateway gateway, FileChannel lockChannel) {
+        this.gateway = gateway;
+        this.lockChannel = lockChannel;
+    }
+
+    /** Why {@code serve} could not start; the message is a plain sentence for the operator. */
+    public static final class StartException extends Exception {
+        public StartException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Starts the appliance and prints, on {@code out}:
+     * <pre>
+     * vvolgate: subsystem &lt;NQN&gt; namespaces=&lt;n&gt;        one line per subsystem
+     * vvolgate: listening &lt;address&gt;:&lt;port&gt; nvme-tcp &lt;io|discovery&gt;   one line per listener, real ports
+     * vvolgate: ready
+     * </pre>
+     * Warnings (e.g. a namespace that gets a new identity) go to {@code err}.
+     */
+    public static Appliance start(ApplianceConfig config, PrintStream out, PrintStream err) throws StartException {
+        Path stateDir = config.stateDir();
+        try {
+            Files.createDirectories(stateDir);
+        } catch (IOException e) {
+            throw new StartException("cannot create state directory " + stateDir + ": " + describe(e));
+        }
+        FileChannel lock = lockStateDir(stateDir);
+        try {
+            IdentityStore identities = IdentityStore.load(stateDir);
+            for (String warning : identities.assign(config)) {
+                err.println("vvolgate: warning: " + warning);
+            }
+            // Durable before any host can see the identities.
+            identities.save();
+            for (ApplianceConfig.Subsystem s : config.subsystems()) {
+                for (ApplianceConfig.Namespace ns : s.namespaces()) {
+                    if (ns.backend() == Backend.FILE && ns.path().getParent() != null) {
+                        Files.createDirectories(ns.path().getParent());
+                    }
+                }
+            }
+            Gateway gateway = Gateway.start(spec(config, identities));
+            Appliance appliance = new Appliance(gateway, lock);
+            try {
+                identities.recordImages(config);
+                identities.save();
+            } catch (IdentityException e) {
+                // The gateway runs with the right identities; only the rename detection is missing.
+                err.println("vvolgate: warning: " + e.getMessage());
+            }
+            for (ApplianceConfig.Subsystem s : config.subsystems()) {
+                out.println("vvolgate: subsystem " + s.nqn() + " namespaces=" + s.namespaces().size());
+            }
+            for (Gateway.BoundListener l : gateway.listeners()) {
+                String host = l.address().contains(":") ? "[" + l.address() + "]" : l.address();
+                out.println("vvolgate: listening " + host + ":" + l.port() + " nvme-tcp " + (l.discovery() ? "discovery" : "io"));
+            }
+            out.println("vvolgate: ready");
+            out.flush();
+            return appliance;
+        } catch (IdentityException e) {
+            release(lock);
+            throw new StartException(e.getMessage());
+        } catch (GatewayException e) {
+            release(lock);
+            throw new StartException(e.getMessage());
+        } catch (IOException e) {
+            release(lock);
+            throw new StartException(describe(e));
+        } catch (RuntimeException e) {
+            release(lock);
+            throw e;
+        }
+    }
+
+    /** The admin API's description of {@code config}, with the identities from {@code identities}. */
+    static GatewaySpec spec(ApplianceConfig config, IdentityStore identities) {
+        List<GatewaySpec.SubsystemSpec> subsystems = new ArrayList<>();
+        for (ApplianceConfig.Subsystem s : config.subsystems()) {
+            List<GatewaySpec.NamespaceSpec> namespaces = new ArrayList<>();
+            for (ApplianceConfig.Namespace ns : s.namespaces()) {
+                IdentityStore.NamespaceIdentity id = identities.namespace(s.nqn(), ns.nsid());
+                GatewaySpec.DeviceSpec device = switch (ns.backend()) {
+                    case FILE -> new GatewaySpec.FileDevice(ns.path(), ns.size());
+                    case MEMORY -> new GatewaySpec.MemoryDevice(ns.size());
+                };
+                namespaces.add(new GatewaySpec.NamespaceSpec(ns.nsid(), device, ns.blockSize(), id.nguid(), id.uuid(),
+                        ns.anaGroup()));
+            }
+            subsystems.add(new GatewaySpec.SubsystemSpec(s.nqn(), identities.serial(s.nqn()), s.model(), s.allowAnyHost(),
+                    s.hosts(), namespaces));
+        }
+        List<GatewaySpec.ListenerSpec> listeners = config.listeners().stream()
+                .map(l -> new GatewaySpec.ListenerSpec(l.address(), l.port(), l.discovery()))
+                .toList();
+        return new GatewaySpec(subsystems, listeners, config.ioThreads());
+    }
+
+    public List<Gateway.BoundListener> listeners() {
+        return gateway.listeners();
+    }
+
+    /** Stops the gateway (it drains, flushes and closes the devices) and unlocks the state directory. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            gateway.close();
+        } finally {
+            release(lockChannel);
+        }
+    }
+
+    private static FileChannel lockStateDir(Path stateDir) throws StartException {
+        Path lockFile = stateDir.resolve(LOCK_FILE);
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock = channel.tryLock();
+            if (lock == null) {
+                throw new OverlappingFileLockException();
+            }
+            return channel;
+        } catch (OverlappingFileLockException e) {
+            release(channel);
+            throw new StartException("state directory " + stateDir + " is in use by another vvolgate (it holds " + lockFile + ")");
+        } catch (IOException e) {
+            release(channel);
+            throw new StartException("cannot lock state directory " + stateDir + ": " + describe(e));
+        }
+    }
+
+    private static void release(FileChannel channel) {
+        if (channel == null) {
+            return;
+        }
+        try {
+            channel.close(); // releases the lock
+        } catch (IOException e) {
+            // Closing a lock file cannot lose anything.
+        }
+    }
+
+    /** An IOException as a sentence: NIO's messages are often just the path. */
+    static String describe(IOException e) {
+        String type = switch (e) {
+            case java.nio.file.AccessDeniedException x -> "permission denied";
+            case java.nio.file.NoSuchFileException x -> "no such file or directory";
+            case java.nio.file.FileAlreadyExistsException x -> "a file is in the way";
+            case java.nio.file.FileSystemException x -> x.getReason() == null ? "file system error" : x.getReason();
+            default -> null;
+        };
+        if (type == null) {
+            return e.getMessage() == null ? e.toString() : e.getMessage();
+        }
+        return ((java.nio.file.FileSystemException) e).getFile() + ": " + type;
+    }
+}

@@ -1,0 +1,589 @@
+package io.vvolgate.control.config;
+
+import io.vvolgate.control.config.ApplianceConfig.Backend;
+import io.vvolgate.control.config.ApplianceConfig.Listener;
+import io.vvolgate.control.config.ApplianceConfig.Namespace;
+import io.vvolgate.control.config.ApplianceConfig.Subsystem;
+import org.tomlj.Toml;
+import org.tomlj.TomlArray;
+import org.tomlj.TomlParseError;
+import org.tomlj.TomlParseResult;
+import org.tomlj.TomlPosition;
+import org.tomlj.TomlTable;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the appliance configuration (TOML, format in {@code control/CONFIG.md}) and checks all of it
+ * before anything starts: syntax, unknown keys, types, ranges, NQN syntax, duplicates and the rules that
+ * tie keys together. Every problem found is reported, each as {@code file:line: problem}, so that an
+ * administrator fixes a file in one round. Stateless; any thread.
+ */
+public final class ConfigParser {
+
+    /** The configuration {@code serve} uses without {@code --config}; a classpath resource. */
+    public static final String DEFAULT_RESOURCE = "/io/vvolgate/control/default.toml";
+    public static final String DISCOVERY_NQN = "nqn.2014-08.org.nvmexpress.discovery";
+    public static final int DEFAULT_IO_THREADS = 2;
+    public static final String DEFAULT_MODEL = "vvolgate";
+    /** NVMe limits an NQN to 223 bytes of UTF-8. */
+    public static final int NQN_MAX_BYTES = 223;
+    /** Identify Controller's Model Number field: 40 ASCII bytes. */
+    public static final int MODEL_MAX_BYTES = 40;
+
+    private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
+
+    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "listener", "subsystem");
+    private static final Set<String> LISTENER_KEYS = Set.of("address", "port", "kind");
+    private static final Set<String> SUBSYSTEM_KEYS = Set.of("nqn", "allow_any_host", "hosts", "model", "namespace");
+    private static final Set<String> NAMESPACE_KEYS = Set.of("nsid", "backend", "path", "size", "block_size", "ana_group");
+
+    private ConfigParser() {
+    }
+
+    /** Loads {@code file}; relative paths in it are relative to the file's directory. */
+    public static ApplianceConfig load(Path file) throws ConfigException {
+        return load(file, file.toString());
+    }
+
+    /**
+     * Loads {@code file}, naming it {@code shownAs} in messages (the name the operator typed); relative
+     * paths in it are relative to the file's directory.
+     */
+    public static ApplianceConfig load(Path file, String shownAs) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(shownAs + ": no such file");
+        } catch (IOException e) {
+            throw new ConfigException(shownAs + ": cannot read: " + e.getMessage());
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        return parse(text, shownAs, dir);
+    }
+
+    /** Loads the built-in default; its relative paths are relative to {@code workingDir}. */
+    public static ApplianceConfig loadDefault(Path workingDir) throws ConfigException {
+        try (InputStream in = ConfigParser.class.getResourceAsStream(DEFAULT_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("the build lost " + DEFAULT_RESOURCE);
+            }
+            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "default.toml (built in)", workingDir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + DEFAULT_RESOURCE, e);
+        }
+    }
+
+    /**
+     * Parses {@code text}.
+     *
+     * @param source  the name messages start with
+     * @param baseDir what a relative {@code state_dir} is relative to
+     */
+    public static ApplianceConfig parse(String text, String source, Path baseDir) throws ConfigException {
+        TomlParseResult toml = Toml.parse(text);
+        Problems problems = new Problems(source);
+        if (toml.hasErrors()) {
+            for (TomlParseError e : toml.errors()) {
+                problems.add(e.position(), "TOML syntax: " + e.getMessage());
+            }
+            throw problems.exception();
+        }
+        ApplianceConfig config = new Reader(toml, problems, baseDir.toAbsolutePath().normalize()).read();
+        if (!problems.isEmpty()) {
+            throw problems.exception();
+        }
+        return config;
+    }
+
+    /** One parse: walks the document and records problems; returns null fields where a value was bad. */
+    private static final class Reader {
+        private final TomlParseResult root;
+        private final Problems problems;
+        private final Path baseDir;
+
+        Reader(TomlParseResult root, Problems problems, Path baseDir) {
+            this.root = root;
+            this.problems = problems;
+            this.baseDir = baseDir;
+        }
+
+        ApplianceConfig read() {
+            Section top = new Section(root, TomlPosition.positionAt(1, 1), "the top level", TOP_KEYS);
+            top.checkKeys();
+            String stateDirText = top.string("state_dir", "var");
+            Path stateDir = baseDir;
+            if (stateDirText != null) {
+                if (stateDirText.isBlank()) {
+                    problems.add(top.at("state_dir"), "state_dir is empty (use e.g. \"var\")");
+                } else {
+                    stateDir = baseDir.resolve(stateDirText).normalize();
+                }
+            }
+            Long threads = top.integer("io_threads", (long) DEFAULT_IO_THREADS);
+            if (threads != null && (threads < 1 || threads > 256)) {
+                problems.add(top.at("io_threads"), "io_threads " + threads + " is out of range (1..256)");
+            }
+            List<Listener> listeners = readListeners(top);
+            List<Subsystem> subsystems = readSubsystems(top, stateDir);
+            return new ApplianceConfig(problems.source, stateDir, threads == null ? DEFAULT_IO_THREADS : threads.intValue(),
+                    listeners, subsystems);
+        }
+
+        private List<Listener> readListeners(Section top) {
+            List<Listener> listeners = new ArrayList<>();
+            List<Section> sections = top.arrayOfTables("listener", "listener", LISTENER_KEYS);
+            if (sections == null) {
+                return listeners;
+            }
+            Map<String, Integer> seen = new HashMap<>();
+            boolean anyIo = false;
+            for (Section s : sections) {
+                s.checkKeys();
+                String kind = s.string("kind", "io");
+                boolean discovery = false;
+                if (kind != null) {
+                    switch (kind) {
+                        case "io" -> anyIo = true;
+                        case "discovery" -> discovery = true;
+                        default -> problems.add(s.at("kind"), "listener kind \"" + kind + "\" is not \"io\" or \"discovery\"");
+                    }
+                }
+                String address = s.string("address", null);
+                if (address != null) {
+                    if (!isIpLiteral(address)) {
+                        problems.add(s.at("address"), "listener address \"" + address
+                                + "\" is not an IP address (use e.g. \"127.0.0.1\", \"0.0.0.0\" or \"::1\")");
+                        address = null;
+                    }
+                } else if (!s.has("address")) {
+                    problems.add(s.header, "listener has no address (add e.g. address = \"127.0.0.1\")");
+                }
+                Long port = s.integer("port", null);
+                if (port == null && !s.has("port")) {
+                    problems.add(s.header, "listener has no port (NVMe/TCP uses 4420 for I/O and 8009 for discovery; 0 = any free port)");
+                } else if (port != null && (port < 0 || port > 65535)) {
+                    problems.add(s.at("port"), "listener port " + port + " is out of range (0..65535)");
+                    port = null;
+                }
+                if (address != null && port != null) {
+                    if (port != 0) {
+                        String key = canonicalAddress(address) + " " + port;
+                        Integer first = seen.putIfAbsent(key, s.header.line());
+                        if (first != null) {
+                            problems.add(s.header, "listener " + address + ":" + port + " is already defined at line " + first);
+                        }
+                    }
+                    listeners.add(new Listener(address, port.intValue(), discovery));
+                }
+            }
+            if (sections.isEmpty()) {
+                problems.add(top.header, "no [[listener]]: add one with kind = \"io\" (e.g. address = \"127.0.0.1\", port = 4420)");
+            } else if (!anyIo) {
+                problems.add(sections.getFirst().header, "no listener has kind = \"io\": hosts could find the subsystems but not connect to them");
+            }
+            return listeners;
+        }
+
+        private List<Subsystem> readSubsystems(Section top, Path stateDir) {
+            List<Subsystem> subsystems = new ArrayList<>();
+            List<Section> sections = top.arrayOfTables("subsystem", "subsystem", SUBSYSTEM_KEYS);
+            if (sections == null) {
+                return subsystems;
+            }
+            if (sections.isEmpty()) {
+                problems.add(top.header, "no [[subsystem]]: add one with an nqn and a [[subsystem.namespace]]");
+            }
+            Map<String, Integer> nqns = new HashMap<>();
+            Map<Path, String> paths = new HashMap<>();
+            for (Section s : sections) {
+                s.checkKeys();
+                String nqn = s.string("nqn", null);
+                if (nqn == null) {
+                    if (!s.has("nqn")) {
+                        problems.add(s.header, "subsystem has no nqn (add e.g. nqn = \"nqn.2026-11.io.vvolgate:demo\")");
+                    }
+                } else if (checkNqn(s.at("nqn"), "subsystem nqn", nqn)) {
+                    Integer first = nqns.putIfAbsent(nqn, s.at("nqn").line());
+                    if (first != null) {
+                        problems.add(s.at("nqn"), "subsystem " + nqn + " is already defined at line " + first);
+                    }
+                }
+                String name = nqn == null ? "subsystem" : "subsystem " + nqn;
+                Boolean anyHost = s.bool("allow_any_host", false);
+                List<String> hosts = readHosts(s, name);
+                if (anyHost != null && anyHost && !hosts.isEmpty()) {
+                    problems.add(s.at("hosts"), name + " lists hosts but also allows any host: remove hosts or set allow_any_host = false");
+                } else if (anyHost != null && !anyHost && hosts.isEmpty() && !s.has("hosts")) {
+                    problems.add(s.header, name + " admits no host: list host NQNs in hosts = [...] or set allow_any_host = true");
+                }
+                String model = s.string("model", DEFAULT_MODEL);
+                if (model != null && (model.isEmpty() || model.length() > MODEL_MAX_BYTES
+                        || !model.chars().allMatch(c -> c >= 0x20 && c < 0x7f))) {
+                    problems.add(s.at("model"), name + " model \"" + model + "\" must be 1 to " + MODEL_MAX_BYTES
+                            + " printable ASCII characters");
+                    model = DEFAULT_MODEL;
+                }
+                List<Namespace> namespaces = readNamespaces(s, name, stateDir, paths);
+                if (nqn != null && anyHost != null && model != null) {
+                    subsystems.add(new Subsystem(nqn, anyHost, hosts, model, namespaces));
+                }
+            }
+            return subsystems;
+        }
+
+        private List<String> readHosts(Section s, String name) {
+            List<String> hosts = new ArrayList<>();
+            Object value = s.table.get(List.of("hosts"));
+            if (value == null) {
+                return hosts;
+            }
+            if (!(value instanceof TomlArray array)) {
+                problems.add(s.at("hosts"), name + " hosts must be an array of host NQNs, not " + typeName(value));
+                return hosts;
+            }
+            Set<String> seen = new HashSet<>();
+            for (int i = 0; i < array.size(); i++) {
+                Object host = array.get(i);
+                TomlPosition at = array.inputPositionOf(i);
+                if (!(host instanceof String nqn)) {
+                    problems.add(at, name + " hosts must hold strings (host NQNs), not " + typeName(host));
+                } else if (checkNqn(at, "host nqn", nqn)) {
+                    if (!seen.add(nqn)) {
+                        problems.add(at, name + " lists host " + nqn + " twice");
+                    } else {
+                        hosts.add(nqn);
+                    }
+                }
+            }
+            if (array.isEmpty()) {
+                problems.add(s.at("hosts"), name + " has an empty hosts list: no host could connect (or set allow_any_host = true)");
+            }
+            return hosts;
+        }
+
+        private List<Namespace> readNamespaces(Section subsystem, String name, Path stateDir, Map<Path, String> paths) {
+            List<Namespace> namespaces = new ArrayList<>();
+            List<Section> sections = subsystem.arrayOfTables("namespace", "subsystem.namespace", NAMESPACE_KEYS);
+            if (sections == null) {
+                return namespaces;
+            }
+            Map<Long, Integer> nsids = new HashMap<>();
+            for (int i = 0; i < sections.size(); i++) {
+                Section s = sections.get(i);
+                s.checkKeys();
+                Long nsid = s.integer("nsid", (long) i + 1);
+                if (nsid != null && (nsid < 1 || nsid > 0xFFFF_FFFEL)) {
+                    problems.add(s.at("nsid"), "namespace nsid " + nsid + " is out of range (1..4294967294)");
+                    nsid = null;
+                }
+                if (nsid != null) {
+                    Integer first = nsids.putIfAbsent(nsid, s.header.line());
+                    if (first != null) {
+                        problems.add(s.has("nsid") ? s.at("nsid") : s.header, name + " has nsid " + nsid
+                                + " twice (first at line " + first + "; without nsid = ..., namespaces are numbered 1, 2, 3... in order)");
+                    }
+                }
+                String what = "namespace" + (nsid == null ? "" : " " + nsid) + " of " + name;
+
+                Backend backend = null;
+                String backendText = s.string("backend", null);
+                if (backendText == null) {
+                    if (!s.has("backend")) {
+                        problems.add(s.header, what + " has no backend (add backend = \"file\" or \"memory\")");
+                    }
+                } else if (backendText.equals("file")) {
+                    backend = Backend.FILE;
+                } else if (backendText.equals("memory")) {
+                    backend = Backend.MEMORY;
+                } else {
+                    problems.add(s.at("backend"), what + " backend \"" + backendText + "\" is not \"file\" or \"memory\"");
+                }
+
+                Long blockSize = s.integer("block_size", 512L);
+                if (blockSize != null && blockSize != 512 && blockSize != 4096) {
+                    problems.add(s.at("block_size"), what + " block_size " + blockSize + " is not 512 or 4096");
+                    blockSize = null;
+                }
+
+                Long size = readSize(s, what);
+                if (size != null && blockSize != null && size % blockSize != 0) {
+                    problems.add(s.at("size"), what + " size " + size + " is not a multiple of block_size " + blockSize
+                            + " (e.g. " + ByteSize.format(Math.max(blockSize, size / blockSize * blockSize)) + ")");
+                }
+
+                Long anaGroup = s.integer("ana_group", 1L);
+                if (anaGroup != null && (anaGroup < 1 || anaGroup > 0xFFFF_FFFEL)) {
+                    problems.add(s.at("ana_group"), what + " ana_group " + anaGroup + " is out of range (1..4294967294)");
+                    anaGroup = null;
+                }
+
+                Path path = null;
+                String pathText = s.string("path", null);
+                if (backend == Backend.MEMORY && s.has("path")) {
+                    problems.add(s.at("path"), what + " is in memory and cannot have a path (remove path or use backend = \"file\")");
+                } else if (backend == Backend.FILE && pathText == null && !s.has("path")) {
+                    problems.add(s.header, what + " has backend \"file\" but no path (add e.g. path = \"ns" + (nsid == null ? 1 : nsid)
+                            + ".img\", relative to state_dir)");
+                } else if (pathText != null && pathText.isBlank()) {
+                    problems.add(s.at("path"), what + " path is empty");
+                } else if (backend == Backend.FILE && pathText != null) {
+                    path = stateDir.resolve(pathText).normalize();
+                    String previous = paths.putIfAbsent(path, what + " (line " + s.at("path").line() + ")");
+                    if (previous != null) {
+                        problems.add(s.at("path"), what + " uses " + path + ", which " + previous + " uses already");
+                    }
+                }
+
+                if (nsid != null && backend != null && size != null && blockSize != null && anaGroup != null
+                        && (backend == Backend.MEMORY || path != null)) {
+                    namespaces.add(new Namespace(nsid.intValue(), backend, path, size, blockSize.intValue(), anaGroup.intValue()));
+                }
+            }
+            return namespaces;
+        }
+
+        private Long readSize(Section s, String what) {
+            Object value = s.table.get(List.of("size"));
+            if (value == null) {
+                problems.add(s.header, what + " has no size (add e.g. size = \"1GiB\")");
+                return null;
+            }
+            long size;
+            if (value instanceof Long n) {
+                size = n;
+            } else if (value instanceof String text) {
+                OptionalLong parsed = ByteSize.parse(text);
+                if (parsed.isEmpty()) {
+                    problems.add(s.at("size"), what + " size \"" + text + "\" is not a size (use e.g. 512MiB or 1GiB)");
+                    return null;
+                }
+                size = parsed.getAsLong();
+            } else {
+                problems.add(s.at("size"), what + " size must be a number of bytes or a string such as \"1GiB\", not "
+                        + typeName(value));
+                return null;
+            }
+            if (size <= 0) {
+                problems.add(s.at("size"), what + " size must be more than 0");
+                return null;
+            }
+            return size;
+        }
+
+        private boolean checkNqn(TomlPosition at, String what, String nqn) {
+            if (nqn.getBytes(StandardCharsets.UTF_8).length > NQN_MAX_BYTES) {
+                problems.add(at, what + " \"" + abbreviate(nqn) + "\" is longer than " + NQN_MAX_BYTES + " bytes");
+                return false;
+            }
+            if (!NQN.matcher(nqn).matches()) {
+                problems.add(at, what + " \"" + nqn + "\" is not an NVMe qualified name (expected nqn.yyyy-mm.reverse.domain:name,"
+                        + " e.g. nqn.2026-11.io.vvolgate:demo)");
+                return false;
+            }
+            if (nqn.equals(DISCOVERY_NQN)) {
+                problems.add(at, what + " " + nqn + " is reserved for the discovery service");
+                return false;
+            }
+            return true;
+        }
+
+        /**
+         * A table with its position and the keys it may hold. Typed getters record a problem and return
+         * null when a value has the wrong type; they return the default when the key is absent.
+         */
+        private final class Section {
+            final TomlTable table;
+            final TomlPosition header;
+            final String name;
+            final Set<String> allowed;
+
+            Section(TomlTable table, TomlPosition header, String name, Set<String> allowed) {
+                this.table = table;
+                this.header = header;
+                this.name = name;
+                this.allowed = allowed;
+            }
+
+            boolean has(String key) {
+                return table.get(List.of(key)) != null;
+            }
+
+            TomlPosition at(String key) {
+                TomlPosition p = table.inputPositionOf(List.of(key));
+                return p == null ? header : p;
+            }
+
+            void checkKeys() {
+                for (String key : table.keySet()) {
+                    if (!allowed.contains(key)) {
+                        String hint = closest(key, allowed);
+                        problems.add(at(key), "unknown key \"" + key + "\" in " + name
+                                + (hint == null ? " (allowed: " + String.join(", ", allowed.stream().sorted().toList()) + ")"
+                                : " (did you mean \"" + hint + "\"?)"));
+                    }
+                }
+            }
+
+            String string(String key, String dflt) {
+                Object v = table.get(List.of(key));
+                if (v == null) {
+                    return dflt;
+                }
+                if (v instanceof String text) {
+                    return text;
+                }
+                problems.add(at(key), key + " in " + name + " must be a string, not " + typeName(v));
+                return null;
+            }
+
+            Long integer(String key, Long dflt) {
+                Object v = table.get(List.of(key));
+                if (v == null) {
+                    return dflt;
+                }
+                if (v instanceof Long n) {
+                    return n;
+                }
+                problems.add(at(key), key + " in " + name + " must be an integer, not " + typeName(v));
+                return null;
+            }
+
+            Boolean bool(String key, Boolean dflt) {
+                Object v = table.get(List.of(key));
+                if (v == null) {
+                    return dflt;
+                }
+                if (v instanceof Boolean b) {
+                    return b;
+                }
+                problems.add(at(key), key + " in " + name + " must be true or false, not " + typeName(v));
+                return null;
+            }
+
+            /** The tables of {@code [[header]]}; an empty list if absent, null (problem recorded) if malformed. */
+            List<Section> arrayOfTables(String key, String header, Set<String> keys) {
+                Object v = table.get(List.of(key));
+                if (v == null) {
+                    return List.of();
+                }
+                if (!(v instanceof TomlArray array) || !array.toList().stream().allMatch(e -> e instanceof TomlTable)) {
+                    problems.add(at(key), key + " must be written as [[" + header + "]] tables, not as " + typeName(v));
+                    return null;
+                }
+                List<Section> sections = new ArrayList<>();
+                for (int i = 0; i < array.size(); i++) {
+                    sections.add(new Section((TomlTable) array.get(i), array.inputPositionOf(i), "[[" + header + "]]", keys));
+                }
+                return sections;
+            }
+        }
+    }
+
+    private static boolean isIpLiteral(String address) {
+        try {
+            InetAddress.ofLiteral(address);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static String canonicalAddress(String address) {
+        return InetAddress.ofLiteral(address).getHostAddress();
+    }
+
+    static String typeName(Object v) {
+        return switch (v) {
+            case String s -> "a string";
+            case Long n -> "an integer";
+            case Double d -> "a decimal number";
+            case Boolean b -> "true/false";
+            case TomlArray a -> "an array";
+            case TomlTable t -> "a table";
+            default -> "a date/time";
+        };
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+    }
+
+    /** The allowed key a typo most likely meant, or null if none is close. */
+    static String closest(String key, Set<String> allowed) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String candidate : allowed) {
+            int d = distance(key.toLowerCase(java.util.Locale.ROOT), candidate);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = candidate;
+            }
+        }
+        return bestDistance <= Math.max(2, key.length() / 3) ? best : null;
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** Problems in file order, each prefixed with {@code source:line:}. */
+    private static final class Problems {
+        private record Problem(int line, int column, String message) {
+        }
+
+        final String source;
+        private final List<Problem> list = new ArrayList<>();
+
+        Problems(String source) {
+            this.source = source;
+        }
+
+        void add(TomlPosition at, String message) {
+            list.add(new Problem(at == null ? 0 : at.line(), at == null ? 0 : at.column(), message));
+        }
+
+        boolean isEmpty() {
+            return list.isEmpty();
+        }
+
+        ConfigException exception() {
+            return new ConfigException(list.stream()
+                    .sorted(Comparator.comparingInt(Problem::line).thenComparingInt(Problem::column))
+                    .map(p -> source + ":" + p.line() + ": " + p.message())
+                    .distinct()
+                    .toList());
+        }
+    }
+}
