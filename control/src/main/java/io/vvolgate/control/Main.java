@@ -54,6 +54,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // One line per log record on stderr (the JDK's default takes two), unless the operator chose a format.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %3$s: %5$s%6$s%n");
+        }
         Main main = new Main(System.out, System.err, Path.of("").toAbsolutePath(), Main::untilSignal);
         int code = main.run(args);
         System.out.flush();
