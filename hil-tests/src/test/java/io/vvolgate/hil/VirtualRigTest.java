@@ -1,0 +1,267 @@
+package io.vvolgate.hil;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.DynamicContainer.dynamicContainer;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicNode;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The virtual rig: Debian's own Linux kernel, booted under QEMU, is a real NVMe/TCP host for the
+ * appliance running on this machine (DESIGN.md §6). Boot 1 runs the functional suite and writes a
+ * pattern; the appliance is then stopped with SIGTERM and started again on the same state directory;
+ * boot 2 checks the pattern and the namespace's NGUID/UUID survived. Each guest step is its own
+ * dynamic test, so a failure names the step.
+ *
+ * <p>Needs root (apt-get) or the packages already installed, and about 4 minutes on 2 cores (TCG).
+ * Every run keeps its files (config, appliance logs, serial consoles) under
+ * {@code target/virtual-rig-runs/<time>/}. Set {@code -Dvvolgate.rig.skip=true} to opt out explicitly.
+ */
+final class VirtualRigTest
+{
+    static final String NQN = "nqn.2026-11.io.vvolgate:rig";
+
+    /** Steps the guest's plan must contain, so the plan cannot silently shrink. */
+    private static final List<String> REQUIRED_MAIN_STEPS = List.of(
+        "discover", "connect", "list", "id-ctrl", "id-ns", "ns-descs", "ana-log", "smart-log",
+        "fio-randwrite-4k-verify", "fio-mixed-4k-256k-verify", "flush", "write-zeroes", "compare-equal",
+        "compare-unequal", "dsm-deallocate", "persist-write", "disconnect", "connect-digests", "connect-ioq1",
+        "connect-ioq2", "connect-unknown-nqn-refused");
+    private static final List<String> REQUIRED_VERIFY_STEPS = List.of(
+        "discover", "connect", "ns-ids-stable", "persist-read", "disconnect");
+
+    private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(15);
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration STOP_GRACE = Duration.ofSeconds(30);
+    private static final Duration MAIN_BOOT_TIMEOUT = Duration.ofMinutes(12);
+    private static final Duration VERIFY_BOOT_TIMEOUT = Duration.ofMinutes(4);
+
+    private final Path rigDir = Path.of(System.getProperty("vvolgate.rig.dir", "virtual-rig")).toAbsolutePath();
+    private final Path cacheDir = Path.of(System.getProperty("vvolgate.rig.cache", "target/rig")).toAbsolutePath();
+    private final Path runsDir = Path.of(System.getProperty("vvolgate.rig.runs", "target/virtual-rig-runs")).toAbsolutePath();
+
+    @TestFactory
+    @Timeout(value = 40, unit = TimeUnit.MINUTES)
+    Stream<DynamicNode> virtualRig() throws Exception
+    {
+        Assumptions.assumeFalse(Boolean.getBoolean("vvolgate.rig.skip"), "virtual rig skipped by -Dvvolgate.rig.skip=true");
+
+        final Path runDir = runsDir.resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS")));
+        Files.createDirectories(runDir);
+        log("run directory " + runDir);
+
+        final String kernel = setUpRig(runDir);
+        log(kernel);
+
+        final Path stateDir = Files.createDirectories(runDir.resolve("state"));
+        final Path config = writeConfig(runDir, stateDir);
+        final Path suite = rigDir.resolve("guest/nvme-tcp-suite.sh");
+        final String token = Long.toHexString(System.nanoTime());
+        final String hostId = UUID.randomUUID().toString(); // both boots are the same host
+        final List<DynamicNode> nodes = new ArrayList<>();
+
+        // Boot 1: the functional suite; it also writes the persistence pattern.
+        final GuestBoot.Outcome main;
+        final int firstStop;
+        try (ApplianceProcess appliance = startAppliance(config, runDir.resolve("appliance-1.log")))
+        {
+            main = GuestBoot.run(rigDir, cacheDir, suite, params("main", appliance, Map.of("RIG_PERSIST_TOKEN", token, "RIG_HOSTID", hostId)),
+                runDir, "boot1-main", MAIN_BOOT_TIMEOUT);
+            firstStop = appliance.stop(STOP_GRACE);
+        }
+        nodes.add(bootNode("boot1-main", main, REQUIRED_MAIN_STEPS));
+        nodes.add(dynamicTest("appliance stops cleanly on SIGTERM (1st run)",
+            () -> assertEquals(0, firstStop, "exit status after SIGTERM; log " + runDir.resolve("appliance-1.log"))));
+
+        // Boot 2: same state directory, a fresh appliance process.
+        final Map<String, String> expected = new LinkedHashMap<>();
+        expected.put("RIG_EXPECT_PERSIST_SHA256", main.report().value("persist_sha256").orElse(""));
+        expected.put("RIG_EXPECT_NGUID", main.report().value("nguid").orElse(""));
+        expected.put("RIG_EXPECT_UUID", main.report().value("uuid").orElse(""));
+        expected.put("RIG_HOSTID", hostId);
+        final GuestBoot.Outcome verify;
+        final int secondStop;
+        try (ApplianceProcess appliance = startAppliance(config, runDir.resolve("appliance-2.log")))
+        {
+            verify = GuestBoot.run(rigDir, cacheDir, suite, params("verify", appliance, expected),
+                runDir, "boot2-verify", VERIFY_BOOT_TIMEOUT);
+            secondStop = appliance.stop(STOP_GRACE);
+        }
+        nodes.add(bootNode("boot2-verify", verify, REQUIRED_VERIFY_STEPS));
+        nodes.add(dynamicTest("appliance stops cleanly on SIGTERM (2nd run)",
+            () -> assertEquals(0, secondStop, "exit status after SIGTERM; log " + runDir.resolve("appliance-2.log"))));
+
+        log(String.format("guest boot 1 %ds, boot 2 %ds", main.elapsed().toSeconds(), verify.elapsed().toSeconds()));
+        reportFailures(main);
+        reportFailures(verify);
+        return nodes.stream();
+    }
+
+    private String setUpRig(final Path runDir) throws IOException, InterruptedException
+    {
+        final Path setupLog = runDir.resolve("setup.log");
+        final Process setup = new ProcessBuilder("bash", rigDir.resolve("setup.sh").toString(), cacheDir.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(setupLog.toFile())
+            .start();
+        if (!setup.waitFor(SETUP_TIMEOUT.toSeconds(), TimeUnit.SECONDS))
+        {
+            setup.descendants().forEach(ProcessHandle::destroyForcibly);
+            setup.destroyForcibly();
+            fail("virtual-rig/setup.sh did not finish within " + SETUP_TIMEOUT + "; log " + setupLog + ":\n" + tail(setupLog, 30));
+        }
+        if (setup.exitValue() != 0)
+        {
+            fail("virtual-rig/setup.sh failed (exit " + setup.exitValue() + "); the rig needs root or the packages "
+                + "qemu-system-x86 busybox-static cpio nvme-cli fio kmod and apt access; log " + setupLog + ":\n" + tail(setupLog, 30));
+        }
+        final Process qemu = new ProcessBuilder("qemu-system-x86_64", "--version").redirectErrorStream(true).start();
+        final String version = new String(qemu.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (!qemu.waitFor(30, TimeUnit.SECONDS) || qemu.exitValue() != 0)
+        {
+            fail("qemu-system-x86_64 cannot run: " + version);
+        }
+        return tail(setupLog, 1) + "; " + version.lines().findFirst().orElse("");
+    }
+
+    private static Path writeConfig(final Path runDir, final Path stateDir) throws IOException
+    {
+        final Path config = runDir.resolve("vvolgate.toml");
+        Files.writeString(config, """
+            # Written by VirtualRigTest for one rig run.
+            state_dir = "%s"
+
+            [[listener]]
+            address = "127.0.0.1"
+            port = 0
+            kind = "io"
+
+            [[listener]]
+            address = "127.0.0.1"
+            port = 0
+            kind = "discovery"
+
+            [[subsystem]]
+            nqn = "%s"
+            allow_any_host = true
+
+            [[subsystem.namespace]]
+            nsid = 1
+            backend = "file"
+            path = "rig.img"
+            size = "512MiB"
+            block_size = 512
+            """.formatted(stateDir, NQN));
+        return config;
+    }
+
+    private static ApplianceProcess startAppliance(final Path config, final Path log) throws IOException
+    {
+        final ApplianceProcess appliance = ApplianceProcess.start(config, log, READY_TIMEOUT);
+        if (!appliance.subsystems().containsKey(NQN))
+        {
+            appliance.close();
+            fail("appliance did not announce 'vvolgate: subsystem " + NQN + "'; log " + log + ":\n" + appliance.outputTail(40));
+        }
+        log("appliance up: io port " + appliance.port("io") + ", discovery port " + appliance.port("discovery"));
+        return appliance;
+    }
+
+    private static Map<String, String> params(final String phase, final ApplianceProcess appliance, final Map<String, String> extra)
+    {
+        final Map<String, String> params = new LinkedHashMap<>();
+        params.put("RIG_PHASE", phase);
+        params.put("RIG_TARGET", "10.0.2.2"); // the machine, as QEMU user networking shows it to the guest
+        params.put("RIG_IO_PORT", Integer.toString(appliance.port("io")));
+        params.put("RIG_DISC_PORT", Integer.toString(appliance.port("discovery")));
+        params.put("RIG_NQN", NQN);
+        params.putAll(extra);
+        return params;
+    }
+
+    private static DynamicNode bootNode(final String name, final GuestBoot.Outcome outcome, final List<String> required)
+    {
+        final GuestReport report = outcome.report();
+        final List<DynamicNode> tests = new ArrayList<>();
+        final String where = " (serial log " + outcome.serialLog() + ")";
+        tests.add(dynamicTest(name + ": guest ran the suite and powered off", () ->
+        {
+            assertTrue(!outcome.timedOut(), "guest timed out after " + outcome.elapsed().toSeconds() + "s" + where
+                + "\n" + report.tail(40));
+            assertTrue(report.poweredOff(), "guest did not reach poweroff (qemu exit " + outcome.exitStatus() + ")" + where
+                + "\n" + report.tail(40));
+            assertTrue(report.result().isPresent(), "suite printed no RIG-RESULT" + where + "\n" + report.tail(40));
+        }));
+        tests.add(dynamicTest(name + ": plan includes the required steps", () ->
+        {
+            final List<String> missing = required.stream().filter(s -> !report.plan().contains(s)).toList();
+            assertTrue(missing.isEmpty(), "RIG-PLAN lacks " + missing + "; plan " + report.plan() + where);
+        }));
+        for (final String step : report.stepNames())
+        {
+            tests.add(dynamicTest(name + ": " + step, () ->
+            {
+                final GuestReport.Step s = report.step(step)
+                    .orElseThrow(() -> new AssertionError(name + " step " + step + " never reported" + where));
+                if (!s.passed())
+                {
+                    fail(name + " step " + step + " FAILED: " + s.detail() + where + "\n" + String.join("\n", report.log(step)));
+                }
+            }));
+        }
+        tests.add(dynamicTest(name + ": RIG-RESULT PASS", () -> assertEquals("PASS", report.result().orElse("none"),
+            name + " suite result" + where)));
+        return dynamicContainer(name + " (" + outcome.elapsed().toSeconds() + "s)", tests.stream());
+    }
+
+    private static void reportFailures(final GuestBoot.Outcome outcome)
+    {
+        final GuestReport report = outcome.report();
+        if (!"PASS".equals(report.result().orElse("")) || outcome.timedOut())
+        {
+            final String markers = report.lines().stream().filter(l -> l.contains("RIG-")).collect(Collectors.joining("\n"));
+            log("guest console markers from " + outcome.serialLog() + ":\n" + markers);
+        }
+    }
+
+    private static String tail(final Path file, final int count) throws IOException
+    {
+        if (!Files.exists(file))
+        {
+            return "";
+        }
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8)))
+        {
+            final List<String> lines = in.lines().toList();
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - count), lines.size()));
+        }
+    }
+
+    private static void log(final String message)
+    {
+        System.out.println("[virtual-rig] " + message);
+    }
+}

@@ -1,0 +1,466 @@
+#!/bin/sh
+# The virtual rig's NVMe/TCP suite, run by the guest's /init as /rig/script.sh (busybox sh).
+#
+# Parameters come from /rig/params (shell assignments written by the host):
+#   RIG_PHASE        main   : discovery, connects (plain, digests, 1 and 2 I/O queues), identify and log
+#                             pages, fio verify, flush, write-zeroes, compare, dsm, disconnect, unknown NQN;
+#                             writes the persistence pattern and reports its checksum and the namespace ids
+#                    verify : after the appliance restarted, reads the pattern back and checks the ids
+#   RIG_TARGET       address of the appliance as the guest sees it (10.0.2.2 under QEMU user networking)
+#   RIG_IO_PORT, RIG_DISC_PORT, RIG_NQN
+#   RIG_PERSIST_TOKEN          (main)   makes the persisted pattern unique to this run
+#   RIG_EXPECT_PERSIST_SHA256, RIG_EXPECT_NGUID, RIG_EXPECT_UUID   (verify) values boot 1 reported
+#   RIG_FIO_SIZE_MB  (default 64), RIG_STEP_TIMEOUT (seconds, default 300)
+#   (read by guest/init: RIG_HOSTID for a stable host NQN across boots, RIG_GUEST_IP, RIG_CONSOLE_LOGLEVEL)
+#
+# Output contract (one line each, parsed by VirtualRigTest):
+#   RIG-PLAN <step> <step> ...      every step this run will report
+#   RIG-STEP <step> PASS [detail]   / RIG-STEP <step> FAIL <detail>
+#   RIG-LOG <step>: <line>          tail of a failed step's output
+#   RIG-VALUE <key> <value>         values the host carries into the next boot
+#   RIG-RESULT PASS|FAIL            last line; PASS only when every planned step passed
+#
+# Every step runs in its own process under `timeout`, so a hung command fails its step instead of the
+# whole boot. Steps share state (the connected controller and namespace) through files in $STATE.
+
+STATE=/tmp/rig-state
+. /rig/params
+
+TARGET="${RIG_TARGET:-10.0.2.2}"
+FIO_MB="${RIG_FIO_SIZE_MB:-64}"
+UNKNOWN_NQN="nqn.2026-11.io.vvolgate:rig-no-such-subsystem"
+# Bound reconnect attempts so an appliance that drops a connection fails the step instead of hanging.
+CONNECT_OPTS="-l 20 -c 2"
+
+# Byte offsets (MiB) of the regions each step uses on the namespace (>= 512 MiB in the rig config).
+FIO_MIXED_OFFSET_MB=$FIO_MB
+ZEROES_OFFSET_MB=200
+COMPARE_OFFSET_MB=210
+DSM_OFFSET_MB=256
+SMALL_IO_OFFSET_MB=300
+PERSIST_OFFSET_MB=384
+PERSIST_MB=4
+
+# --- helpers (run inside step processes) ----------------------------------------------------------
+
+die() { echo "DETAIL: $*"; exit 1; }
+
+NO_DEV="no connected namespace (the connect step failed)"
+ns() { cat "$STATE/ns" 2>/dev/null; }
+ctrl() { cat "$STATE/ctrl" 2>/dev/null; }
+
+# The controller (nvmeN) connected over TCP to subsystem $1, if any.
+find_ctrl() {
+    for c in /sys/class/nvme/nvme*; do
+        [ -e "$c/subsysnqn" ] || continue
+        [ "$(cat "$c/subsysnqn")" = "$1" ] && [ "$(cat "$c/transport")" = tcp ] && { basename "$c"; return 0; }
+    done
+    return 1
+}
+
+# The block device of namespace 1 behind controller $1: nvmeNn1 without multipath, or the multipath
+# head nvmeMn1 in the subsystem directory (nvmeNcXn1 path devices have no /dev node).
+find_ns() {
+    for d in /sys/class/nvme/"$1"/nvme*n1 /sys/class/nvme/"$1"/device/nvme*n1 \
+             /sys/class/nvme/"$1"/subsystem/nvme*n1 /sys/class/nvme-subsystem/*/nvme*n1; do
+        [ -e "$d" ] || continue
+        b=$(basename "$d")
+        case "$b" in *c*) continue ;; esac
+        if [ -e "/sys/class/nvme-subsystem" ] && [ "${d#/sys/class/nvme-subsystem/}" != "$d" ]; then
+            # Only accept a subsystem-level head if it belongs to this controller's subsystem.
+            s=$(dirname "$d")
+            [ -e "$s/$1" ] || continue
+        fi
+        [ -b "/dev/$b" ] && { echo "$b"; return 0; }
+    done
+    return 1
+}
+
+lba_size() { cat "/sys/block/$(ns)/queue/logical_block_size"; }
+
+# A deterministic pattern of $2 MiB seeded by $1, written to file $3.
+make_pattern() {
+    yes "vvolgate-rig $1 0123456789abcdefghijklmnopqrstuvwxyz" | head -c $(($2 * 1048576)) > "$3"
+}
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+read_region() { # MiB offset, MiB count, out file
+    dd if="/dev/$(ns)" of="$3" bs=1M skip="$1" count="$2" iflag=direct 2>/dev/null \
+        || die "dd read of ${2}MiB at ${1}MiB failed"
+    [ "$(stat -c %s "$3")" -eq $(($2 * 1048576)) ] || die "short read at ${1}MiB"
+}
+
+write_region() { # MiB offset, in file
+    dd if="$2" of="/dev/$(ns)" bs=1M seek="$1" oflag=direct conv=notrunc,fsync 2>/dev/null \
+        || die "dd write at ${1}MiB failed"
+}
+
+# fio with verify; fails unless fio exits 0 AND the verify phase read back everything written.
+run_fio() { # name, size MiB, extra args...
+    name=$1 size=$2; shift 2
+    fio --name="$name" --filename="/dev/$(ns)" --direct=1 --ioengine=libaio --iodepth=16 \
+        --size="${size}m" --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_dump=0 \
+        --output-format=normal,terse --terse-version=3 "$@" > /tmp/fio.out 2>&1
+    rc=$?
+    cat /tmp/fio.out
+    [ "$rc" -eq 0 ] || die "fio exit $rc: $(grep -E '^fio: |verify|err=' /tmp/fio.out | head -n 3 | tr '\n' ' ')"
+    # terse v3: field 5 = error, field 6 = read KiB (the verify reads), summed over jobs
+    grep '^3;' /tmp/fio.out | awk -F';' -v want=$((size * 1024)) '
+        { err += $5; rd += $6 }
+        END { if (err != 0) { print "DETAIL: fio error " err; exit 1 }
+              if (rd < want) { print "DETAIL: verify read only " rd " KiB of " want; exit 1 }
+              print "DETAIL: verified " rd " KiB" }' || exit 1
+}
+
+# --- steps ------------------------------------------------------------------------------------------
+
+step_discover() {
+    nvme discover -t tcp -a "$TARGET" -s "$RIG_DISC_PORT" > /tmp/disc.out 2>&1
+    rc=$?
+    cat /tmp/disc.out
+    [ "$rc" -eq 0 ] || die "nvme discover exit $rc"
+    grep -q "subnqn: *$RIG_NQN\$" /tmp/disc.out || die "subsystem $RIG_NQN not in the discovery log"
+}
+
+step_discover_io_port() {
+    grep -q 'Discovery Log Number of Records' /tmp/disc.out 2>/dev/null || die "no discovery log (discover failed)"
+    # The log entry for our subsystem must name the I/O port (its address is the appliance's own).
+    awk -v nqn="$RIG_NQN" '
+        /^=+Discovery Log Entry/ { port = "" }
+        /^trsvcid:/ { port = $2 }
+        /^subnqn:/ && $2 == nqn { print port }' /tmp/disc.out > /tmp/disc.ports
+    cat /tmp/disc.ports
+    grep -qx "$RIG_IO_PORT" /tmp/disc.ports || die "entry for $RIG_NQN lists trsvcid '$(tr '\n' ' ' < /tmp/disc.ports)', expected $RIG_IO_PORT"
+}
+
+step_connect() { # extra nvme connect args
+    rm -f "$STATE/ctrl" "$STATE/ns"
+    # shellcheck disable=SC2086
+    nvme connect -t tcp -a "$TARGET" -s "$RIG_IO_PORT" -n "$RIG_NQN" $CONNECT_OPTS "$@"
+    rc=$?
+    [ "$rc" -eq 0 ] || die "nvme connect $* exit $rc"
+    i=0
+    while [ $i -lt 40 ]; do
+        c=$(find_ctrl "$RIG_NQN") && n=$(find_ns "$c") && break
+        sleep 0.5; i=$((i + 1))
+    done
+    [ -n "$c" ] || die "no TCP controller for $RIG_NQN in sysfs after connect"
+    [ -n "$n" ] || die "controller $c has no namespace block device after 20 s"
+    echo "$c" > "$STATE/ctrl"; echo "$n" > "$STATE/ns"
+    for a in state transport address queue_count sqsize; do
+        [ -e "/sys/class/nvme/$c/$a" ] && echo "$a=$(cat "/sys/class/nvme/$c/$a")"
+    done
+    echo "DETAIL: $c $n $(cat "/sys/class/nvme/$c/address" 2>/dev/null | tr '\n' ' ')"
+}
+
+step_queue_count() { # expected I/O queues
+    c=$(ctrl) || die "$NO_DEV"
+    if [ -e "/sys/class/nvme/$c/queue_count" ]; then
+        q=$(cat "/sys/class/nvme/$c/queue_count")
+        [ "$q" -eq $(($1 + 1)) ] || die "queue_count $q, expected $(($1 + 1)) (admin + $1 I/O)"
+        echo "DETAIL: queue_count $q"
+    else
+        # Debian 12's 6.1 has it; older kernels do not.
+        echo "DETAIL: this kernel has no queue_count attribute; not checked"
+    fi
+}
+
+step_list() {
+    n=$(ns) || die "$NO_DEV"
+    nvme list > /tmp/list.out 2>&1; rc=$?
+    cat /tmp/list.out
+    [ "$rc" -eq 0 ] || die "nvme list exit $rc"
+    grep -q "/dev/$n" /tmp/list.out || die "/dev/$n not listed"
+}
+
+step_id_ctrl() {
+    c=$(ctrl) || die "$NO_DEV"
+    nvme id-ctrl "/dev/$c" > /tmp/idctrl.out 2>&1; rc=$?
+    cat /tmp/idctrl.out
+    [ "$rc" -eq 0 ] || die "nvme id-ctrl exit $rc"
+    grep -q "^subnqn *: *$RIG_NQN\$" /tmp/idctrl.out || die "id-ctrl subnqn is not $RIG_NQN"
+    grep -q "^sn *: *[^ ]" /tmp/idctrl.out || die "id-ctrl has no serial number"
+    echo "DETAIL: $(grep -E '^(sn|mn|fr) ' /tmp/idctrl.out | tr -s ' ' | tr '\n' ' ')"
+}
+
+step_id_ns() {
+    n=$(ns) || die "$NO_DEV"
+    nvme id-ns "/dev/$n" > /tmp/idns.out 2>&1; rc=$?
+    cat /tmp/idns.out
+    [ "$rc" -eq 0 ] || die "nvme id-ns exit $rc"
+    nsze=$(awk -F: '/^nsze/ { gsub(/ /, "", $2); print $2 }' /tmp/idns.out)
+    [ -n "$nsze" ] && [ "$((nsze))" -gt 0 ] || die "id-ns nsze '$nsze'"
+    bytes=$(($(cat "/sys/block/$n/size") * 512))
+    echo "DETAIL: nsze $nsze, $bytes bytes, lba $(lba_size)"
+}
+
+# Reports the NGUID (id-ns) and UUID (ns-descs) into $STATE/ids; at least one must be set.
+step_ns_descs() {
+    n=$(ns) || die "$NO_DEV"
+    nvme ns-descs "/dev/$n" > /tmp/descs.out 2>&1; rc=$?
+    cat /tmp/descs.out
+    [ "$rc" -eq 0 ] || die "nvme ns-descs exit $rc"
+    nvme id-ns "/dev/$n" > /tmp/idns2.out 2>&1 || die "nvme id-ns exit $?"
+    nguid=$(awk -F: '/^nguid/ { gsub(/ /, "", $2); print $2 }' /tmp/idns2.out)
+    dnguid=$(awk -F: '/^nguid/ { gsub(/ /, "", $2); print $2 }' /tmp/descs.out)
+    uuid=$(awk -F: '/^uuid/ { gsub(/ /, "", $2); print $2 }' /tmp/descs.out)
+    case "$nguid" in *[1-9a-fA-F]*) ;; *) nguid="" ;; esac
+    [ -z "$dnguid" ] || [ -z "$nguid" ] || [ "$dnguid" = "$nguid" ] || die "ns-descs NGUID $dnguid != id-ns NGUID $nguid"
+    [ -n "$nguid" ] || nguid="$dnguid"
+    [ -n "$nguid" ] || [ -n "$uuid" ] || die "namespace reports neither an NGUID nor a UUID"
+    printf 'nguid %s\nuuid %s\n' "${nguid:--}" "${uuid:--}" > "$STATE/ids"
+    echo "DETAIL: nguid ${nguid:--} uuid ${uuid:--}"
+}
+
+step_ns_ids_stable() {
+    step_ns_descs > /tmp/ids.out || { cat /tmp/ids.out; exit 1; }
+    nguid=$(awk '$1 == "nguid" { print $2 }' "$STATE/ids")
+    uuid=$(awk '$1 == "uuid" { print $2 }' "$STATE/ids")
+    [ "$nguid" = "${RIG_EXPECT_NGUID:--}" ] || die "NGUID $nguid, boot 1 had ${RIG_EXPECT_NGUID:--}"
+    [ "$uuid" = "${RIG_EXPECT_UUID:--}" ] || die "UUID $uuid, boot 1 had ${RIG_EXPECT_UUID:--}"
+    echo "DETAIL: nguid $nguid uuid $uuid"
+}
+
+step_ana_log() {
+    c=$(ctrl) || die "$NO_DEV"
+    nvme ana-log "/dev/$c"; rc=$?
+    [ "$rc" -eq 0 ] || die "nvme ana-log exit $rc"
+}
+
+step_smart_log() {
+    c=$(ctrl) || die "$NO_DEV"
+    nvme smart-log "/dev/$c"; rc=$?
+    [ "$rc" -eq 0 ] || die "nvme smart-log exit $rc"
+}
+
+step_fio_randwrite_4k() {
+    ns > /dev/null || die "$NO_DEV"
+    run_fio randwrite-4k "$FIO_MB" --rw=randwrite --bs=4k --offset=0
+}
+
+step_fio_mixed() {
+    ns > /dev/null || die "$NO_DEV"
+    run_fio mixed-4k-256k "$FIO_MB" --rw=randwrite --offset="${FIO_MIXED_OFFSET_MB}m" \
+        --bssplit=4k/30:16k/20:64k/20:128k/15:256k/15
+}
+
+# Short mixed-size verify over both CPUs (and so over every I/O queue), for the extra connects.
+step_fio_small() {
+    ns > /dev/null || die "$NO_DEV"
+    run_fio small 16 --rw=randwrite --offset="${SMALL_IO_OFFSET_MB}m" --numjobs=2 --offset_increment=8m \
+        --size=8m --bssplit=4k/50:64k/25:256k/25 --cpus_allowed_policy=split --cpus_allowed=0-1
+}
+
+step_flush() {
+    n=$(ns) || die "$NO_DEV"
+    nvme flush "/dev/$n"; rc=$?
+    [ "$rc" -eq 0 ] || die "nvme flush exit $rc"
+}
+
+step_write_zeroes() {
+    n=$(ns) || die "$NO_DEV"
+    ls=$(lba_size)
+    # 2 MiB of pattern; zero the first MiB; the second must be untouched.
+    make_pattern zeroes 2 /tmp/pat2m
+    write_region "$ZEROES_OFFSET_MB" /tmp/pat2m
+    read_region "$ZEROES_OFFSET_MB" 2 /tmp/before
+    cmp -s /tmp/pat2m /tmp/before || die "pattern did not read back before write-zeroes"
+    slba=$((ZEROES_OFFSET_MB * 1048576 / ls)) nlb=$((1048576 / ls))
+    nvme write-zeroes "/dev/$n" -s "$slba" -c $((nlb - 1)); rc=$?
+    [ "$rc" -eq 0 ] || die "nvme write-zeroes exit $rc"
+    read_region "$ZEROES_OFFSET_MB" 2 /tmp/after
+    head -c 1048576 /dev/zero > /tmp/zero1m
+    head -c 1048576 /tmp/after > /tmp/after.head
+    tail -c 1048576 /tmp/after > /tmp/after.tail
+    tail -c 1048576 /tmp/pat2m > /tmp/pat2m.tail
+    cmp /tmp/after.head /tmp/zero1m || die "range is not zero after write-zeroes (slba $slba, $nlb blocks)"
+    cmp /tmp/after.tail /tmp/pat2m.tail || die "write-zeroes changed blocks after the range"
+    echo "DETAIL: slba $slba nlb $nlb read back as zeros, next MiB intact"
+}
+
+step_compare_equal() {
+    n=$(ns) || die "$NO_DEV"
+    ls=$(lba_size)
+    make_pattern compare 1 /tmp/cmp1m
+    head -c 4096 /tmp/cmp1m > /tmp/cmp.bin
+    write_region "$COMPARE_OFFSET_MB" /tmp/cmp1m
+    slba=$((COMPARE_OFFSET_MB * 1048576 / ls))
+    nvme compare "/dev/$n" -s "$slba" -c $((4096 / ls - 1)) -z 4096 -d /tmp/cmp.bin; rc=$?
+    [ "$rc" -eq 0 ] || die "nvme compare of identical data exit $rc"
+}
+
+step_compare_unequal() {
+    n=$(ns) || die "$NO_DEV"
+    ls=$(lba_size)
+    [ -f /tmp/cmp.bin ] || die "compare-equal did not prepare the region"
+    # Same data with one byte flipped in the last logical block.
+    { head -c 4095 /tmp/cmp.bin; printf 'Z'; } > /tmp/cmpbad.bin
+    cmp -s /tmp/cmp.bin /tmp/cmpbad.bin && die "test data not different"
+    slba=$((COMPARE_OFFSET_MB * 1048576 / ls))
+    nvme compare "/dev/$n" -s "$slba" -c $((4096 / ls - 1)) -z 4096 -d /tmp/cmpbad.bin > /tmp/cmp.out 2>&1; rc=$?
+    cat /tmp/cmp.out
+    [ "$rc" -ne 0 ] || die "nvme compare of different data succeeded"
+    grep -q 'Compare Failure' /tmp/cmp.out || die "failed without a Compare Failure status (exit $rc)"
+    echo "DETAIL: $(grep 'NVMe status' /tmp/cmp.out)"
+}
+
+step_dsm_deallocate() {
+    n=$(ns) || die "$NO_DEV"
+    ls=$(lba_size)
+    make_pattern dsm 1 /tmp/dsm1m
+    write_region "$DSM_OFFSET_MB" /tmp/dsm1m
+    slba=$((DSM_OFFSET_MB * 1048576 / ls)) nlb=$((1048576 / ls))
+    nvme dsm "/dev/$n" --ad -s "$slba" -b "$nlb"; rc=$?
+    [ "$rc" -eq 0 ] || die "nvme dsm --ad exit $rc"
+    # A deallocated range may read as anything the namespace's DLFEAT allows; just prove it is readable.
+    read_region "$DSM_OFFSET_MB" 1 /tmp/dsmafter
+    echo "DETAIL: deallocated slba $slba nlb $nlb"
+}
+
+step_persist_write() {
+    ns > /dev/null || die "$NO_DEV"
+    make_pattern "persist-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/persist.bin
+    write_region "$PERSIST_OFFSET_MB" /tmp/persist.bin
+    nvme flush "/dev/$(ns)" || die "nvme flush after the pattern exit $?"
+    read_region "$PERSIST_OFFSET_MB" "$PERSIST_MB" /tmp/persist.read
+    sha=$(sha_of /tmp/persist.bin)
+    [ "$(sha_of /tmp/persist.read)" = "$sha" ] || die "pattern did not read back"
+    echo "persist_sha256 $sha" >> "$STATE/values"
+    echo "DETAIL: ${PERSIST_MB}MiB at ${PERSIST_OFFSET_MB}MiB sha256 $sha"
+}
+
+step_persist_read() {
+    ns > /dev/null || die "$NO_DEV"
+    [ -n "${RIG_EXPECT_PERSIST_SHA256:-}" ] || die "no expected checksum from boot 1"
+    read_region "$PERSIST_OFFSET_MB" "$PERSIST_MB" /tmp/persist.read
+    sha=$(sha_of /tmp/persist.read)
+    [ "$sha" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "sha256 $sha, boot 1 wrote $RIG_EXPECT_PERSIST_SHA256"
+    echo "DETAIL: sha256 $sha"
+}
+
+step_disconnect() {
+    c=$(ctrl) || die "$NO_DEV"
+    nvme disconnect -n "$RIG_NQN" > /tmp/disconnect.out 2>&1; rc=$?
+    cat /tmp/disconnect.out
+    [ "$rc" -eq 0 ] || die "nvme disconnect exit $rc"
+    grep -q "disconnected 1 controller" /tmp/disconnect.out || die "$(cat /tmp/disconnect.out)"
+    i=0
+    while [ -e "/sys/class/nvme/$c" ] && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
+    [ ! -e "/sys/class/nvme/$c" ] || die "$c still present after disconnect"
+    rm -f "$STATE/ctrl" "$STATE/ns"
+}
+
+step_unknown_nqn_refused() {
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    nvme connect -t tcp -a "$TARGET" -s "$RIG_IO_PORT" -n "$UNKNOWN_NQN" $CONNECT_OPTS > /tmp/unknown.out 2>&1
+    rc=$?
+    took=$(($(date +%s) - start))
+    cat /tmp/unknown.out
+    if [ "$rc" -eq 0 ]; then
+        nvme disconnect -n "$UNKNOWN_NQN"
+        die "connect to $UNKNOWN_NQN succeeded"
+    fi
+    c=$(find_ctrl "$UNKNOWN_NQN") && die "controller $c exists for $UNKNOWN_NQN"
+    # Refused by the target, not by an unreachable port.
+    grep -qi 'connection refused' /tmp/unknown.out && die "I/O port unreachable (connection refused), not a refused Connect"
+    why=$(dmesg | grep -i 'connect' | grep -v 'failed to connect socket' | tail -n 1 | sed 's/^\[[^]]*\] //')
+    echo "DETAIL: refused (exit $rc) in ${took}s; kernel: ${why:-nothing logged}"
+}
+
+# --- driver -----------------------------------------------------------------------------------------
+
+if [ "${1:-}" = __step ]; then
+    fn=$2; shift 2
+    "$fn" "$@"
+    exit $?
+fi
+
+mkdir -p "$STATE"
+: > "$STATE/values"
+RESULT=PASS
+
+# run NAME FUNCTION [ARGS...]
+run() {
+    name=$1; shift
+    log="$STATE/$name.log"
+    t0=$(date +%s)
+    timeout "${RIG_STEP_TIMEOUT:-300}" sh "$0" __step "$@" > "$log" 2>&1
+    rc=$?
+    dt=$(($(date +%s) - t0))
+    detail=$(grep '^DETAIL: ' "$log" | tail -n 1 | cut -c9-)
+    if [ "$rc" -eq 0 ]; then
+        echo "RIG-STEP $name PASS ${dt}s${detail:+ $detail}"
+    else
+        [ "$rc" -eq 143 ] && detail="timed out after ${RIG_STEP_TIMEOUT:-300}s${detail:+; $detail}"
+        echo "RIG-STEP $name FAIL ${detail:-exit $rc} (${dt}s)"
+        tail -n 25 "$log" | sed "s/^/RIG-LOG $name: /"
+        RESULT=FAIL
+    fi
+}
+
+case "${RIG_PHASE:-main}" in
+main)
+    PLAN="discover discover-io-port connect list id-ctrl id-ns ns-descs ana-log smart-log
+          fio-randwrite-4k-verify fio-mixed-4k-256k-verify flush write-zeroes compare-equal
+          compare-unequal dsm-deallocate persist-write disconnect
+          connect-digests fio-digests disconnect-digests
+          connect-ioq1 queues-ioq1 fio-ioq1 disconnect-ioq1
+          connect-ioq2 queues-ioq2 fio-ioq2 disconnect-ioq2
+          connect-unknown-nqn-refused"
+    echo "RIG-PLAN" $PLAN
+    run discover step_discover
+    run discover-io-port step_discover_io_port
+    run connect step_connect
+    run list step_list
+    run id-ctrl step_id_ctrl
+    run id-ns step_id_ns
+    run ns-descs step_ns_descs
+    run ana-log step_ana_log
+    run smart-log step_smart_log
+    run fio-randwrite-4k-verify step_fio_randwrite_4k
+    run fio-mixed-4k-256k-verify step_fio_mixed
+    run flush step_flush
+    run write-zeroes step_write_zeroes
+    run compare-equal step_compare_equal
+    run compare-unequal step_compare_unequal
+    run dsm-deallocate step_dsm_deallocate
+    run persist-write step_persist_write
+    run disconnect step_disconnect
+    run connect-digests step_connect -g -G
+    run fio-digests step_fio_small
+    run disconnect-digests step_disconnect
+    run connect-ioq1 step_connect -i 1
+    run queues-ioq1 step_queue_count 1
+    run fio-ioq1 step_fio_small
+    run disconnect-ioq1 step_disconnect
+    run connect-ioq2 step_connect -i 2
+    run queues-ioq2 step_queue_count 2
+    run fio-ioq2 step_fio_small
+    run disconnect-ioq2 step_disconnect
+    run connect-unknown-nqn-refused step_unknown_nqn_refused
+    [ -f "$STATE/ids" ] && sed 's/^/RIG-VALUE /' "$STATE/ids"
+    ;;
+verify)
+    echo "RIG-PLAN discover connect ns-ids-stable persist-read disconnect"
+    run discover step_discover
+    run connect step_connect
+    run ns-ids-stable step_ns_ids_stable
+    run persist-read step_persist_read
+    run disconnect step_disconnect
+    ;;
+*)
+    echo "RIG-STEP phase FAIL unknown RIG_PHASE '${RIG_PHASE}'"
+    RESULT=FAIL
+    ;;
+esac
+
+sed 's/^/RIG-VALUE /' "$STATE/values"
+if [ "$RESULT" = FAIL ]; then
+    echo "RIG-DMESG begin"
+    dmesg | grep -iE 'nvme|tcp|crc' | grep -vE 'Reconnecting in|Failed reconnect|failed to connect socket|failing I/O' \
+        | tail -n 60 | sed 's/^/RIG-DMESG /'
+fi
+echo "RIG-RESULT $RESULT"
+[ "$RESULT" = PASS ]
