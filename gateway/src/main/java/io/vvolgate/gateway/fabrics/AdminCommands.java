@@ -242,7 +242,12 @@ final class AdminCommands {
             return;
         }
         try {
-            if (offset > page.readableBytes()) {
+            // The ANA log's length varies with the groups and namespaces; hosts size their reads for the
+            // largest it can be (nvme-cli reads it in 4 KiB pieces), so any offset up to that is valid.
+            long limit = lid == LogPages.ANA
+                    ? LogPages.ANA_HEADER_SIZE + (long) Target.ANA_GROUP_MAX * LogPages.ANA_DESCRIPTOR_SIZE + 4L * Target.MAX_NAMESPACES
+                    : page.readableBytes();
+            if (offset > limit) {
                 QueuePair.finish(r, Status.INVALID_FIELD);
                 return;
             }
@@ -553,8 +558,10 @@ final class AdminCommands {
     private static void copyOut(NvmeRequest r, ByteBuf page, int offset) {
         ByteBuf out = r.data();
         int length = r.dataLength();
-        int n = Math.min(length, page.readableBytes() - offset);
-        out.writeBytes(page, page.readerIndex() + offset, n);
+        int n = Math.max(0, Math.min(length, page.readableBytes() - offset));
+        if (n > 0) {
+            out.writeBytes(page, page.readerIndex() + offset, n);
+        }
         out.writeZero(length - n);
     }
 

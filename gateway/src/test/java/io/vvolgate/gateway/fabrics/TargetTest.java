@@ -293,6 +293,19 @@ class TargetTest {
         assertEquals(1, log.getIntLE(20), "one namespace");
         assertEquals(LogPages.ANA_STATE_OPTIMIZED, log.getByte(16 + 16));
         assertEquals(1, log.getIntLE(48), "NSID 1");
+
+        // nvme-cli reads the ANA log in 4 KiB pieces up to its largest possible size.
+        NvmeRequest second = admin.command(Opcodes.ADMIN_GET_LOG_PAGE, 0xFFFFFFFF);
+        admin.cdw(second, 10, LogPages.ANA | ((4096 / 4 - 1) << 16));
+        admin.cdw(second, 12, 4096);
+        NvmeRequest done = admin.execute(admin.withReadBuffer(second, 4096));
+        assertEquals(Status.SUCCESS, done.status(), Status.describe(done.status()));
+        assertEquals(0, done.data().getLongLE(0));
+
+        NvmeRequest smartPastEnd = admin.command(Opcodes.ADMIN_GET_LOG_PAGE, 0xFFFFFFFF);
+        admin.cdw(smartPastEnd, 10, LogPages.SMART_HEALTH | ((512 / 4 - 1) << 16));
+        admin.cdw(smartPastEnd, 12, 4096);
+        assertEquals(Status.INVALID_FIELD, admin.execute(admin.withReadBuffer(smartPastEnd, 512)).status());
     }
 
     @Test
