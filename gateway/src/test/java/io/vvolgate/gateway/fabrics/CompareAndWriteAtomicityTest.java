@@ -10,6 +10,8 @@ import io.vvolgate.gateway.nvme.Properties;
 import io.vvolgate.gateway.nvme.Status;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import io.vvolgate.gateway.testing.LeakFailingExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * completes I/O later on its own threads (as io_uring and SPDK will). If the pair were not atomic against
  * the other writes, two hosts would hold the lock at once and increments would be lost.
  */
+@ExtendWith(LeakFailingExtension.class)
 @Timeout(60)
 class CompareAndWriteAtomicityTest {
     static final String NQN = "nqn.2026-11.io.vvolgate:caw";

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import io.vvolgate.gateway.testing.LeakFailingExtension;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -26,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The controller core as a host drives it: Connect, properties, admin and I/O commands, events. */
+@ExtendWith(LeakFailingExtension.class)
 @Timeout(30)
 class TargetTest {
     static final String NQN = "nqn.2026-11.io.vvolgate:test";
@@ -391,5 +394,40 @@ class TargetTest {
         assertEquals(Status.ABORTED_SQ_DELETION, aer.status());
         assertNotNull(io.closedReason);
         assertTrue(target.controllers().isEmpty());
+    }
+    @Test
+    void keepAliveAbortShutdownAndDisconnect() {
+        enable();
+        assertEquals(Status.SUCCESS, admin.execute(admin.command(Opcodes.ADMIN_KEEP_ALIVE, 0)).status());
+
+        NvmeRequest aer = admin.command(Opcodes.ADMIN_ASYNC_EVENT_REQUEST, 0);
+        int aerCid = aer.cid();
+        admin.queue.submit(aer);
+        NvmeRequest abort = admin.cdw(admin.command(Opcodes.ADMIN_ABORT, 0), 10, aerCid << 16);
+        admin.queue.submit(abort);
+        NvmeRequest first = admin.await();
+        NvmeRequest second = admin.await();
+        NvmeRequest abortedAer = first.cid() == aerCid ? first : second;
+        NvmeRequest abortDone = first.cid() == aerCid ? second : first;
+        assertEquals(Status.ABORT_REQUESTED, abortedAer.status());
+        assertEquals(0, abortDone.result0() & 1, "DW0 bit 0 clear: the command was aborted");
+
+        NvmeRequest io = admin.cdw(admin.command(Opcodes.ADMIN_ABORT, 0), 10, (999 << 16) | 1);
+        assertEquals(1, admin.execute(io).result0() & 1, "an unknown command is reported as not aborted");
+
+        // Normal shutdown: SHST goes to complete once the namespaces are flushed.
+        assertEquals(Status.SUCCESS, admin.propertySet(Properties.CC, 1 | (6 << 16) | (4 << 20) | (1 << 14)).status());
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while ((admin.propertyGet(Properties.CSTS, false).result0() & 0xC) != Properties.CSTS_SHST_COMPLETE
+                && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(Properties.CSTS_SHST_COMPLETE, admin.propertyGet(Properties.CSTS, false).result0() & 0xC);
+
+        TestQueue q = ioQueue(1);
+        NvmeRequest disconnect = q.command(Opcodes.FABRICS, 0);
+        disconnect.sqe().setByte(4, Opcodes.FCTYPE_DISCONNECT);
+        assertEquals(Status.SUCCESS, q.execute(disconnect).status());
+        assertNotNull(q.closedReason, "Disconnect closes the queue's connection");
     }
 }
