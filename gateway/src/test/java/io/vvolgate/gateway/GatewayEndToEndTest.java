@@ -205,4 +205,15 @@ class GatewayEndToEndTest {
             assertArrayEquals(data, host.read(0, 1, 4096, 256, 512).data());
         }
     }
+    @Test
+    void disconnectIsAnsweredBeforeTheQueueCloses() throws IOException {
+        gateway = Gateway.start(spec(dir.resolve("ns1.img")));
+        try (NvmeTcpHost host = NvmeTcpHost.connect("127.0.0.1", ioPort(), NQN, NvmeTcpHost.DEFAULT_HOST_NQN, 1, 128, false)) {
+            ByteBuffer disconnect = NvmeTcpQueue.sqe(Opcodes.FABRICS, 0);
+            disconnect.put(4, (byte) Opcodes.FCTYPE_DISCONNECT);
+            NvmeTcpQueue.Completion answer = host.io(0).execute(disconnect, null, 0);
+            assertTrue(answer.ok(), "Disconnect is answered with success");
+            assertThrows(IOException.class, () -> host.read(0, 1, 0, 1, 512), "the queue is closed after the answer");
+        }
+    }
 }

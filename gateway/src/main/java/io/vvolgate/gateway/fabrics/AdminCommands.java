@@ -247,7 +247,8 @@ final class AdminCommands {
             long limit = lid == LogPages.ANA
                     ? LogPages.ANA_HEADER_SIZE + (long) Target.ANA_GROUP_MAX * LogPages.ANA_DESCRIPTOR_SIZE + 4L * Target.MAX_NAMESPACES
                     : page.readableBytes();
-            if (offset > limit) {
+            // LPO is unsigned: an offset with bit 63 set is past the end too, not a negative index.
+            if (offset < 0 || offset > limit) {
                 QueuePair.finish(r, Status.INVALID_FIELD);
                 return;
             }

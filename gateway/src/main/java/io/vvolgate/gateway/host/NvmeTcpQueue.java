@@ -146,6 +146,13 @@ public final class NvmeTcpQueue implements AutoCloseable {
         int cid = nextCid.getAndUpdate(c -> c >= 0xFFFE ? 1 : c + 1);
         Pending p = new Pending(h2c, c2hLength);
         pending.put(cid, p);
+        Throwable failed = failure;
+        if (failed != null) {
+            // The connection is gone; the reader thread will not answer this one.
+            pending.remove(cid);
+            p.future.completeExceptionally(new IOException("the connection is closed", failed));
+            return p.future;
+        }
         sqe.putShort(Sqe.CID_OFFSET, (short) cid);
         int dataLength = h2c != null ? h2c.length : c2hLength;
         boolean inCapsule = h2c != null && h2c.length <= inCapsuleLimit;
@@ -275,6 +282,7 @@ public final class NvmeTcpQueue implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             failure = e;
+            // A submit that raced with this sees 'failure' after its put, or is failed here.
             for (Pending p : pending.values()) {
                 p.future.completeExceptionally(e);
             }

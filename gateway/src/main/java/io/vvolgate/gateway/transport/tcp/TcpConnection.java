@@ -19,6 +19,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -138,7 +139,13 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         Channel ch = channel;
         if (ch != null) {
             LOG.log(System.Logger.Level.DEBUG, "closing NVMe/TCP connection {0}: {1}", remoteAddress(), reason);
-            ch.close();
+            // Answers the core gave before closing (a Disconnect's own response) go out first.
+            runOnLoop(() -> {
+                if (state != State.CLOSED && state != State.TERMINATING) {
+                    drainCompletions();
+                }
+                ch.close();
+            });
         }
     }
 
@@ -222,6 +229,20 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         this.ctx = ctx;
         this.channel = ctx.channel();
         this.executor = ctx.executor();
+        executor.schedule(this::closeIfNotConnected, options.connectTimeoutMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** A host that has not finished ICReq and Connect in time gets no more: its socket is closed. */
+    private void closeIfNotConnected() {
+        if (state == State.CLOSED || state == State.TERMINATING) {
+            return;
+        }
+        if (queue == null || queue.queueId() < 0) {
+            counters.increment(Counter.CONNECT_TIMEOUTS);
+            LOG.log(System.Logger.Level.INFO, "closing NVMe/TCP connection {0}: no ICReq and Connect within {1} ms",
+                    remoteAddress(), options.connectTimeoutMillis());
+            channel.close();
+        }
     }
 
     @Override
@@ -445,7 +466,8 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         if (direction == NvmeRequest.DIR_H2C) {
             if (sglType == CapsuleCmdPdu.SGL_DATA_BLOCK_OFFSET) {
                 long offset = sqe.getLongLE(CapsuleCmdPdu.SQE_SGL_ADDRESS_OFFSET);
-                if (offset < 0 || offset + length > options.inCapsuleDataSize()) {
+                // Written so that a huge offset cannot overflow past the check (offset + length would).
+                if (offset < 0 || offset > options.inCapsuleDataSize() - length) {
                     failByTransport(command, STATUS_SGL_OFFSET_INVALID);
                 } else if (offset + length > icdLength) {
                     failByTransport(command, STATUS_DATA_SGL_LENGTH_INVALID);

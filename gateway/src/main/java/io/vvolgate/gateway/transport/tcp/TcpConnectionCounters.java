@@ -28,6 +28,8 @@ public final class TcpConnectionCounters {
         TERM_REQS_RECEIVED,
         HEADER_DIGEST_ERRORS,
         DATA_DIGEST_ERRORS,
+        /** Connections closed because ICReq and Connect did not both arrive in time. */
+        CONNECT_TIMEOUTS,
         /** A CapsuleCmd arrived with the request pool empty (or quiesced); it waits and reading stops. */
         POOL_EXHAUSTED,
         /** Times the connection stopped reading its socket. */

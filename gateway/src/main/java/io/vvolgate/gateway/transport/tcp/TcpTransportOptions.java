@@ -11,10 +11,12 @@ package io.vvolgate.gateway.transport.tcp;
  * @param maxR2tPerCommand         cap on the host's MAXR2T (outstanding R2Ts per command)
  * @param writeBufferLowWaterMark  outbound bytes below which a connection reads new commands again
  * @param writeBufferHighWaterMark outbound bytes above which a connection stops reading new commands
+ * @param connectTimeoutMillis     a connection that has not completed ICReq and a Fabrics Connect by then is
+ *                                 closed, so silent sockets cannot pile up (SPDK uses 30 s as well)
  */
 public record TcpTransportOptions(int maxH2CData, int inCapsuleDataSize, int maxDataTransferSize, int c2hChunkSize,
                                   int maxCommandsPerConnection, int maxR2tPerCommand,
-                                  int writeBufferLowWaterMark, int writeBufferHighWaterMark) {
+                                  int writeBufferLowWaterMark, int writeBufferHighWaterMark, int connectTimeoutMillis) {
     public static final int DEFAULT_MAX_H2C_DATA = 128 * 1024;
     public static final int DEFAULT_IN_CAPSULE_DATA_SIZE = 8192;
     public static final int DEFAULT_MAX_DATA_TRANSFER_SIZE = 1024 * 1024;
@@ -24,6 +26,7 @@ public record TcpTransportOptions(int maxH2CData, int inCapsuleDataSize, int max
     public static final int DEFAULT_MAX_R2T_PER_COMMAND = 16;
     public static final int DEFAULT_WRITE_BUFFER_LOW = 1024 * 1024;
     public static final int DEFAULT_WRITE_BUFFER_HIGH = 4 * 1024 * 1024;
+    public static final int DEFAULT_CONNECT_TIMEOUT_MILLIS = 30_000;
 
     public TcpTransportOptions {
         if (maxH2CData < 4096 || (maxH2CData & 3) != 0) {
@@ -49,27 +52,35 @@ public record TcpTransportOptions(int maxH2CData, int inCapsuleDataSize, int max
         if (writeBufferLowWaterMark < 0 || writeBufferHighWaterMark < writeBufferLowWaterMark) {
             throw new IllegalArgumentException("write buffer water marks must satisfy 0 <= low <= high");
         }
+        if (connectTimeoutMillis < 1) {
+            throw new IllegalArgumentException("connectTimeoutMillis must be >= 1: " + connectTimeoutMillis);
+        }
     }
 
     public static TcpTransportOptions defaults() {
         return new TcpTransportOptions(DEFAULT_MAX_H2C_DATA, DEFAULT_IN_CAPSULE_DATA_SIZE, DEFAULT_MAX_DATA_TRANSFER_SIZE,
                 DEFAULT_C2H_CHUNK_SIZE, DEFAULT_MAX_COMMANDS_PER_CONNECTION, DEFAULT_MAX_R2T_PER_COMMAND,
-                DEFAULT_WRITE_BUFFER_LOW, DEFAULT_WRITE_BUFFER_HIGH);
+                DEFAULT_WRITE_BUFFER_LOW, DEFAULT_WRITE_BUFFER_HIGH, DEFAULT_CONNECT_TIMEOUT_MILLIS);
     }
 
     public TcpTransportOptions withMaxCommandsPerConnection(int n) {
         return new TcpTransportOptions(maxH2CData, inCapsuleDataSize, maxDataTransferSize, c2hChunkSize, n,
-                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark);
+                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark, connectTimeoutMillis);
     }
 
     public TcpTransportOptions withC2hChunkSize(int n) {
         return new TcpTransportOptions(maxH2CData, inCapsuleDataSize, maxDataTransferSize, n, maxCommandsPerConnection,
-                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark);
+                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark, connectTimeoutMillis);
     }
 
     public TcpTransportOptions withMaxH2CData(int n) {
         return new TcpTransportOptions(n, inCapsuleDataSize, maxDataTransferSize, c2hChunkSize, maxCommandsPerConnection,
-                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark);
+                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark, connectTimeoutMillis);
+    }
+
+    public TcpTransportOptions withConnectTimeoutMillis(int n) {
+        return new TcpTransportOptions(maxH2CData, inCapsuleDataSize, maxDataTransferSize, c2hChunkSize, maxCommandsPerConnection,
+                maxR2tPerCommand, writeBufferLowWaterMark, writeBufferHighWaterMark, n);
     }
 
     /** Largest CapsuleCmd PDU we accept: header, digests and full in-capsule data. */
