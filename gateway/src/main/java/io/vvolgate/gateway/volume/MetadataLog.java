@@ -1,0 +1,313 @@
+package io.vvolgate.gateway.volume;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.vvolgate.gateway.device.BlockDevice;
+import io.vvolgate.gateway.device.IoCompletion;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.zip.CRC32C;
+
+/**
+ * The container's metadata log: an append-only ring of 4 KiB blocks holding checksummed records, written
+ * by group commit. Each commit writes whole blocks it never writes again and then flushes; recovery
+ * replays blocks in sequence from the log head and stops at the first one that is missing, torn, stale or
+ * of another container.
+ *
+ * <pre>
+ * block (4096 bytes)
+ *  offset size field
+ *       0    4  magic "VLOG"
+ *       4    4  CRC32C of bytes 8..4095
+ *       8    8  sequence (one more than the previous block's)
+ *      16    4  epoch (one more after every recovery)
+ *      20    2  record count
+ *      22    2  bytes of records used
+ *      24    8  container ID, most significant half
+ *      32  ...  records: type u8, length u16, payload
+ * </pre>
+ *
+ * Why the epoch: a commit of several blocks can be cut so that a later block is durable and an earlier one
+ * not. Recovery stops at the hole and later writes fill it from the same sequence number on; a block left
+ * behind the hole from before the cut would then carry the right sequence — but an older epoch, and replay
+ * refuses an epoch lower than the one before it.
+ *
+ * <p>Owned by the container's metadata thread; not thread-safe.
+ */
+public final class MetadataLog {
+    public static final int BLOCK_SIZE = 4096;
+    static final int MAGIC = 0x474F4C56; // "VLOG" little-endian
+    static final int MAGIC_OFFSET = 0;
+    static final int CRC_OFFSET = 4;
+    static final int SEQUENCE_OFFSET = 8;
+    static final int EPOCH_OFFSET = 16;
+    static final int COUNT_OFFSET = 20;
+    static final int USED_OFFSET = 22;
+    static final int CONTAINER_OFFSET = 24;
+    static final int RECORDS_OFFSET = 32;
+    static final int RECORD_HEADER = 3;
+    /** The largest payload one record may carry. */
+    public static final int MAX_PAYLOAD = BLOCK_SIZE - RECORDS_OFFSET - RECORD_HEADER;
+
+    /** Receives replayed records in order; the payload is valid only during the call. */
+    @FunctionalInterface
+    public interface RecordVisitor {
+        void record(long sequence, int type, ByteBuf payload);
+    }
+
+    /** Where replay ended: the next block to write and the epoch to write it with. */
+    public record Position(long offset, long sequence, int epoch, long blocksReplayed) {
+    }
+
+    private final BlockDevice device;
+    private final long regionOffset;
+    private final long regionBlocks;
+    private final long containerTag;
+
+    private long nextOffset;     // within the region, of the next block to write
+    private long nextSequence;
+    private int epoch;
+    private long blocksSinceHead;
+    private ByteBuf open;        // the block being filled
+    private int openCount;
+    private final List<ByteBuf> sealed = new ArrayList<>();
+
+    public MetadataLog(BlockDevice device, long regionOffset, long regionLength, UUID containerId) {
+        if (regionOffset % BLOCK_SIZE != 0 || regionLength % BLOCK_SIZE != 0 || regionLength < 2 * BLOCK_SIZE) {
+            throw new IllegalArgumentException("the log region must be 4 KiB aligned and hold at least two blocks");
+        }
+        this.device = device;
+        this.regionOffset = regionOffset;
+        this.regionBlocks = regionLength / BLOCK_SIZE;
+        this.containerTag = containerId.getMostSignificantBits();
+    }
+
+    /**
+     * Replays from {@code headOffset} (within the region), expecting {@code firstSequence} there, and positions
+     * the log to append after the last valid block. Call once, before appending.
+     */
+    public Position replay(long headOffset, long firstSequence, RecordVisitor visitor) {
+        long offset = headOffset;
+        long sequence = firstSequence;
+        int lastEpoch = 0;
+        long blocks = 0;
+        ByteBuf block = PooledByteBufAllocator.DEFAULT.heapBuffer(BLOCK_SIZE, BLOCK_SIZE);
+        try {
+            while (blocks < regionBlocks) {
+                block.clear();
+                if (!readBlock(offset, block) || !valid(block, sequence, lastEpoch)) {
+                    break;
+                }
+                lastEpoch = block.getIntLE(EPOCH_OFFSET);
+                int count = block.getUnsignedShortLE(COUNT_OFFSET);
+                int at = RECORDS_OFFSET;
+                for (int i = 0; i < count; i++) {
+                    int type = block.getUnsignedByte(at);
+                    int length = block.getUnsignedShortLE(at + 1);
+                    visitor.record(sequence, type, block.slice(at + RECORD_HEADER, length));
+                    at += RECORD_HEADER + length;
+                }
+                blocks++;
+                sequence++;
+                offset = advance(offset);
+            }
+        } finally {
+            block.release();
+        }
+        this.nextOffset = offset;
+        this.nextSequence = sequence;
+        this.epoch = lastEpoch + 1;
+        this.blocksSinceHead = blocks;
+        return new Position(offset, sequence, epoch, blocks);
+    }
+
+    /** Starts a fresh log (a new container): the first block goes to {@code headOffset} with {@code firstSequence}. */
+    public void start(long headOffset, long firstSequence) {
+        this.nextOffset = headOffset;
+        this.nextSequence = firstSequence;
+        this.epoch = 1;
+        this.blocksSinceHead = 0;
+    }
+
+    private boolean valid(ByteBuf block, long expectedSequence, int lastEpoch) {
+        if (block.getIntLE(MAGIC_OFFSET) != MAGIC || block.getLongLE(CONTAINER_OFFSET) != containerTag) {
+            return false;
+        }
+        if (block.getIntLE(CRC_OFFSET) != crc(block)) {
+            return false;
+        }
+        if (block.getLongLE(SEQUENCE_OFFSET) != expectedSequence || block.getIntLE(EPOCH_OFFSET) < lastEpoch) {
+            return false;
+        }
+        int used = block.getUnsignedShortLE(USED_OFFSET);
+        return used <= BLOCK_SIZE - RECORDS_OFFSET;
+    }
+
+    /** Adds a record to the next commit. Records larger than {@link #MAX_PAYLOAD} must be split by the caller. */
+    public void append(int type, ByteBuf payload) {
+        int length = payload.readableBytes();
+        if (length > MAX_PAYLOAD || type < 0 || type > 255) {
+            throw new IllegalArgumentException("record of type " + type + " and " + length + " bytes");
+        }
+        if (open != null && open.writerIndex() + RECORD_HEADER + length > BLOCK_SIZE) {
+            seal();
+        }
+        if (open == null) {
+            if (blocksSinceHead + sealed.size() + 1 > regionBlocks) {
+                throw new IllegalStateException("metadata log full: checkpoint first");
+            }
+            open = PooledByteBufAllocator.DEFAULT.directBuffer(BLOCK_SIZE, BLOCK_SIZE);
+            open.writeZero(RECORDS_OFFSET);
+            openCount = 0;
+        }
+        open.writeByte(type);
+        open.writeShortLE(length);
+        open.writeBytes(payload, payload.readerIndex(), length);
+        openCount++;
+    }
+
+    /** Blocks (committed since the head, plus pending) and the region's capacity, for checkpoint decisions. */
+    public long blocksUsed() {
+        return blocksSinceHead + sealed.size() + (open == null ? 0 : 1);
+    }
+
+    public long capacityBlocks() {
+        return regionBlocks;
+    }
+
+    /** Where the next block goes and its sequence: a checkpoint records these as the new head. */
+    public long nextOffset() {
+        return nextOffset;
+    }
+
+    public long nextSequence() {
+        return nextSequence + sealed.size() + (open == null ? 0 : 1);
+    }
+
+    /** After a checkpoint: the log now starts at the next block to write. */
+    public void headMoved() {
+        blocksSinceHead = 0;
+    }
+
+    /**
+     * Writes every pending record (whole blocks, never rewritten) and flushes the device; the future
+     * completes when they are durable. Nothing pending: completes at once.
+     */
+    public CompletableFuture<Void> commit() {
+        if (open != null) {
+            seal();
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (sealed.isEmpty()) {
+            done.complete(null);
+            return done;
+        }
+        List<ByteBuf> blocks = new ArrayList<>(sealed);
+        sealed.clear();
+        long[] offsets = new long[blocks.size()];
+        for (int i = 0; i < blocks.size(); i++) {
+            ByteBuf b = blocks.get(i);
+            b.setLongLE(SEQUENCE_OFFSET, nextSequence);
+            b.setIntLE(EPOCH_OFFSET, epoch);
+            b.setIntLE(CRC_OFFSET, crc(b));
+            offsets[i] = regionOffset + nextOffset;
+            nextSequence++;
+            nextOffset = advance(nextOffset);
+            blocksSinceHead++;
+        }
+        int[] remaining = {blocks.size()};
+        int[] failed = {IoCompletion.OK};
+        IoCompletion<ByteBuf> written = (b, errno) -> {
+            b.release();
+            boolean last;
+            synchronized (remaining) {
+                if (errno != IoCompletion.OK) {
+                    failed[0] = errno;
+                }
+                last = --remaining[0] == 0;
+            }
+            if (!last) {
+                return;
+            }
+            if (failed[0] != IoCompletion.OK) {
+                done.completeExceptionally(new VolumeException("metadata log write failed (errno " + failed[0] + ")"));
+                return;
+            }
+            device.flush(done, (d, flushErrno) -> {
+                if (flushErrno == IoCompletion.OK) {
+                    d.complete(null);
+                } else {
+                    d.completeExceptionally(new VolumeException("metadata log flush failed (errno " + flushErrno + ")"));
+                }
+            });
+        };
+        for (int i = 0; i < blocks.size(); i++) {
+            device.write(offsets[i], BLOCK_SIZE, blocks.get(i), false, blocks.get(i), written);
+        }
+        return done;
+    }
+
+    /** Commits and waits (start-up, tests, checkpoints). */
+    public void commitAndWait() {
+        try {
+            commit().get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VolumeException("interrupted while committing the metadata log", e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof VolumeException v ? v : new VolumeException("metadata log commit failed", e.getCause());
+        } catch (TimeoutException e) {
+            throw new VolumeException("metadata log commit did not finish in 60 s", e);
+        }
+    }
+
+    /** Releases pending blocks that were never committed. */
+    public void discardPending() {
+        if (open != null) {
+            open.release();
+            open = null;
+        }
+        sealed.forEach(ByteBuf::release);
+        sealed.clear();
+    }
+
+    private void seal() {
+        open.setIntLE(MAGIC_OFFSET, MAGIC);
+        open.setShortLE(COUNT_OFFSET, openCount);
+        open.setShortLE(USED_OFFSET, open.writerIndex() - RECORDS_OFFSET);
+        open.setLongLE(CONTAINER_OFFSET, containerTag);
+        open.writeZero(BLOCK_SIZE - open.writerIndex());
+        sealed.add(open);
+        open = null;
+    }
+
+    private long advance(long offset) {
+        long next = offset + BLOCK_SIZE;
+        return next == regionBlocks * BLOCK_SIZE ? 0 : next;
+    }
+
+    private boolean readBlock(long offset, ByteBuf into) {
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        device.read(regionOffset + offset, BLOCK_SIZE, into, done, (d, errno) -> d.complete(errno));
+        try {
+            return done.get(60, TimeUnit.SECONDS) == IoCompletion.OK;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException | TimeoutException e) {
+            return false;
+        }
+    }
+
+    private static int crc(ByteBuf block) {
+        CRC32C c = new CRC32C();
+        c.update(block.nioBuffer(SEQUENCE_OFFSET, BLOCK_SIZE - SEQUENCE_OFFSET));
+        return (int) c.getValue();
+    }
+}
