@@ -14,6 +14,10 @@ public interface IoCompletion<A> {
     int ERANGE = 34;
     /** The device has no space left (thin devices). */
     int ENOSPC = 28;
+    /** Not now: the device is busy with a management change; the command may be retried. */
+    int EAGAIN = 11;
+    /** The device is read-only (a snapshot exported as a namespace). */
+    int EROFS = 30;
 
     /** {@code errno} is {@link #OK} on success, else a positive errno-style code. */
     void completed(A attachment, int errno);

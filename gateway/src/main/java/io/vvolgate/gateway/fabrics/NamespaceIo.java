@@ -364,13 +364,19 @@ final class NamespaceIo implements IoReactor.Work {
     }
 
     private static int readStatus(int errno) {
-        return errno == IoCompletion.ERANGE ? Status.LBA_OUT_OF_RANGE : Status.UNRECOVERED_READ_ERROR;
+        return switch (errno) {
+            case IoCompletion.ERANGE -> Status.LBA_OUT_OF_RANGE;
+            case IoCompletion.EAGAIN -> Status.NAMESPACE_NOT_READY;
+            default -> Status.UNRECOVERED_READ_ERROR;
+        };
     }
 
     private static int writeStatus(int errno) {
         return switch (errno) {
             case IoCompletion.ERANGE -> Status.LBA_OUT_OF_RANGE;
             case IoCompletion.ENOSPC -> Status.CAPACITY_EXCEEDED;
+            case IoCompletion.EROFS -> Status.NAMESPACE_WRITE_PROTECTED;
+            case IoCompletion.EAGAIN -> Status.NAMESPACE_NOT_READY;
             default -> Status.WRITE_FAULT;
         };
     }

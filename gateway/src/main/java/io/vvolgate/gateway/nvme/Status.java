@@ -40,6 +40,7 @@ public final class Status {
     public static final int SGL_DESCRIPTOR_TYPE_INVALID = generic(0x11) | DNR;
     public static final int INVALID_USE_OF_CMB = generic(0x12) | DNR;
     public static final int NAMESPACE_NOT_READY = generic(0x82);
+    public static final int NAMESPACE_WRITE_PROTECTED = generic(0x20) | DNR;
     public static final int LBA_OUT_OF_RANGE = generic(0x80) | DNR;
     public static final int CAPACITY_EXCEEDED = generic(0x81) | DNR;
     public static final int ANA_INACCESSIBLE = generic(0x02) | (3 << 8);

@@ -77,6 +77,7 @@ public final class MetadataLog {
     private ByteBuf open;        // the block being filled
     private int openCount;
     private final List<ByteBuf> sealed = new ArrayList<>();
+    private CompletableFuture<Void> previous = CompletableFuture.completedFuture(null);
 
     public MetadataLog(BlockDevice device, long regionOffset, long regionLength, UUID containerId) {
         if (regionOffset % BLOCK_SIZE != 0 || regionLength % BLOCK_SIZE != 0 || regionLength < 2 * BLOCK_SIZE) {
@@ -205,8 +206,8 @@ public final class MetadataLog {
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         if (sealed.isEmpty()) {
-            done.complete(null);
-            return done;
+            // Nothing new, but the caller may rely on earlier commits: answer when they are durable.
+            return previous;
         }
         List<ByteBuf> blocks = new ArrayList<>(sealed);
         sealed.clear();
@@ -250,7 +251,10 @@ public final class MetadataLog {
         for (int i = 0; i < blocks.size(); i++) {
             device.write(offsets[i], BLOCK_SIZE, blocks.get(i), false, blocks.get(i), written);
         }
-        return done;
+        // Replay stops at the first missing block, so this commit is durable only once every earlier one is.
+        CompletableFuture<Void> chained = previous.thenCombine(done, (a, b) -> null);
+        previous = chained;
+        return chained;
     }
 
     /** Commits and waits (start-up, tests, checkpoints). */

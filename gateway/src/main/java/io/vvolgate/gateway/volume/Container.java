@@ -1,0 +1,640 @@
+package io.vvolgate.gateway.volume;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.vvolgate.gateway.device.BlockDevice;
+import io.vvolgate.gateway.device.IoCompletion;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A storage container: a pool of clusters on one device, self-described by its superblock and metadata
+ * log, from which virtual volumes, snapshots and clones are carved.
+ *
+ * <pre>
+ *  device:  [superblock A][superblock B][ metadata log ...... ][checkpoint A][checkpoint B][ data clusters ... ]
+ * </pre>
+ *
+ * <p>What is durable, and how:
+ * <ul>
+ *   <li>Management operations (create, delete, resize, snapshot, clone, revert, metadata) append a record
+ *       and commit it before they return: each happened completely or, after a crash, not at all.</li>
+ *   <li>A write to a cluster the volume owns alone goes in place. Any other write (first write, or a
+ *       cluster shared with a snapshot) goes to a newly allocated cluster (copying the rest of the old
+ *       cluster when the write covers only part of it) and appends a MAP record.</li>
+ *   <li>Flush (and FUA) makes data durable first, then commits the log: so a committed MAP record never
+ *       points at a cluster whose data is not on the device.</li>
+ *   <li>A cluster freed in memory is reused only after the commit that freed it is durable, so a crash can
+ *       never leave a committed map pointing at a cluster that has meanwhile been overwritten.</li>
+ *   <li>While a newly allocated cluster is being filled, other I/O to it waits, so nobody reads the old
+ *       contents of a reused cluster.</li>
+ * </ul>
+ *
+ * <p>Threads: one lock (this object) guards the maps, refcounts and log; device I/O is issued under it and
+ * completes on whatever thread the device uses. Management operations block while they commit.
+ */
+public final class Container implements AutoCloseable {
+    static final int REC_CREATE = 1;
+    static final int REC_DELETE = 2;
+    static final int REC_RESIZE = 3;
+    static final int REC_MAP = 4;
+    static final int REC_UNMAP = 5;
+    static final int REC_SNAPSHOT = 6;
+    static final int REC_CLONE = 7;
+    static final int REC_REVERT = 8;
+    static final int REC_METADATA = 9;
+
+    /** Space figures of a container, in bytes. */
+    public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots) {
+    }
+
+    private static final System.Logger LOG = System.getLogger("vvolgate.container");
+
+    private final BlockDevice device;
+    private final Superblock superblock;
+    private final MetadataLog log;
+    private final int clusterSize;
+    private final ClusterRefcounts refs;
+    private final ArrayDeque<Long> free = new ArrayDeque<>();
+    private List<Long> freedSinceCommit = new ArrayList<>();
+    private final TreeMap<Long, VirtualVolume> volumes = new TreeMap<>();
+    private final Map<Long, ArrayDeque<Runnable>> filling = new HashMap<>();
+    private long recoveryMillis;
+    private long nextVolumeId = 1;
+    private boolean replaying;
+    private boolean closed;
+
+    private Container(BlockDevice device, Superblock sb, MetadataLog log) {
+        this.device = device;
+        this.superblock = sb;
+        this.log = log;
+        this.clusterSize = sb.clusterSize();
+        this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed);
+    }
+
+    // --- format and open ---
+
+    /** Writes a new, empty container over the whole device (whatever was there is gone). */
+    public static Container format(BlockDevice device, UUID id, int clusterSize) {
+        long logLength = Math.min(256L << 20, Math.max(1L << 20, device.size() / 64)) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE;
+        long checkpointLength = Math.max(1L << 20, device.size() / 128) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE;
+        Superblock sb = Superblock.format(id, device.size(), clusterSize, logLength, checkpointLength);
+        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), id);
+        // A blank first log block, so no leftover block of an earlier container with this ID can replay.
+        ByteBuf blank = Unpooled.buffer(MetadataLog.BLOCK_SIZE).writeZero(MetadataLog.BLOCK_SIZE);
+        awaitIo(device, (d, done) -> d.write(sb.logOffset(), MetadataLog.BLOCK_SIZE, blank, false, done, COMPLETE_FUTURE));
+        writeSuperblocks(device, sb);
+        log.start(0, 1);
+        Container c = new Container(device, sb, log);
+        for (long cluster = 0; cluster < sb.dataClusters(); cluster++) {
+            c.free.add(cluster);
+        }
+        return c;
+    }
+
+    /** Opens the container on {@code device}: newest valid superblock, then the log replayed. */
+    public static Container open(BlockDevice device) {
+        long start = System.nanoTime();
+        Superblock sb = readSuperblock(device);
+        if (sb == null) {
+            throw new VolumeException("no vvolgate container on this device (no valid superblock)");
+        }
+        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId());
+        Container c = new Container(device, sb, log);
+        c.replaying = true;
+        MetadataLog.Position end = log.replay(sb.logHead(), sb.checkpointSequence() + 1, c::apply);
+        c.replaying = false;
+        c.free.clear();
+        for (long cluster = 0; cluster < sb.dataClusters(); cluster++) {
+            if (c.refs.get(cluster) == 0) {
+                c.free.add(cluster);
+            }
+        }
+        c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
+        LOG.log(System.Logger.Level.INFO, "container {0} recovered in {1} ms: {2} log blocks replayed, {3} volumes",
+                sb.containerId(), c.recoveryMillis, end.blocksReplayed(), c.volumes.size());
+        return c;
+    }
+
+    static Superblock readSuperblock(BlockDevice device) {
+        ByteBuf buf = Unpooled.buffer(2 * Superblock.SIZE);
+        int errno = awaitIo(device, (d, done) -> d.read(0, 2 * Superblock.SIZE, buf, done, COMPLETE_FUTURE));
+        if (errno != IoCompletion.OK) {
+            throw new VolumeException("cannot read the superblock (errno " + errno + ")");
+        }
+        return Superblock.newest(Superblock.readFrom(buf, 0), Superblock.readFrom(buf, Superblock.SIZE));
+    }
+
+    /** Copy A, flush, copy B, flush: a cut tears at most one of them. */
+    static void writeSuperblocks(BlockDevice device, Superblock sb) {
+        for (long at : new long[] {Superblock.COPY_A_OFFSET, Superblock.COPY_B_OFFSET}) {
+            ByteBuf buf = Unpooled.buffer(Superblock.SIZE);
+            sb.writeTo(buf);
+            check(awaitIo(device, (d, done) -> d.write(at, Superblock.SIZE, buf, false, done, COMPLETE_FUTURE)), "superblock write");
+            check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "superblock flush");
+        }
+    }
+
+    public UUID id() {
+        return superblock.containerId();
+    }
+
+    public int clusterSize() {
+        return clusterSize;
+    }
+
+    public long recoveryMillis() {
+        return recoveryMillis;
+    }
+
+    // --- management operations (durable when they return) ---
+
+    /** Creates a thin volume of {@code size} bytes. */
+    public synchronized VirtualVolume createVolume(String name, VolumeType type, long size, int blockSize, byte[] nguid, UUID uuid) {
+        ensureOpen();
+        if (blockSize != 512 && blockSize != 4096) {
+            throw new VolumeException("block size must be 512 or 4096, not " + blockSize);
+        }
+        if (size <= 0 || size % blockSize != 0) {
+            throw new VolumeException("volume size " + size + " is not a positive multiple of " + blockSize);
+        }
+        long id = nextVolumeId;
+        ByteBuf r = record(REC_CREATE, id);
+        r.writeByte(type.ordinal()).writeLongLE(size).writeShortLE(blockSize).writeBytes(nguid);
+        r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
+        writeString(r, name);
+        VirtualVolume v = (VirtualVolume) applyAndLog(r);
+        return v;
+    }
+
+    /** Deletes a volume, snapshot or clone; the space comes back when nothing else references it. */
+    public synchronized void deleteVolume(long id) {
+        ensureOpen();
+        logThenApply(record(REC_DELETE, id), volume(id));
+    }
+
+    /** Grows a volume; shrinking is refused. */
+    public synchronized void resizeVolume(long id, long newSize) {
+        ensureOpen();
+        VirtualVolume v = volume(id);
+        if (v.readOnly()) {
+            throw new VolumeException(v + " is a snapshot: it cannot be resized");
+        }
+        if (newSize < v.size()) {
+            throw new VolumeException("shrinking " + v + " from " + v.size() + " to " + newSize + " bytes is refused: it would lose data");
+        }
+        if (newSize % v.blockSize() != 0) {
+            throw new VolumeException("new size " + newSize + " is not a multiple of the block size " + v.blockSize());
+        }
+        applyAndLog(record(REC_RESIZE, id).writeLongLE(newSize));
+    }
+
+    /** A point-in-time, read-only snapshot; O(1) whatever the size. */
+    public synchronized VirtualVolume snapshot(long id, String name, byte[] nguid, UUID uuid) {
+        ensureOpen();
+        volume(id);
+        ByteBuf r = record(REC_SNAPSHOT, id).writeLongLE(nextVolumeId).writeBytes(nguid);
+        r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
+        writeString(r, name);
+        return (VirtualVolume) applyAndLog(r);
+    }
+
+    /** A writable linked clone of a snapshot (O(1)): it shares the snapshot's clusters until it writes. */
+    public synchronized VirtualVolume cloneLinked(long snapshotId, String name, byte[] nguid, UUID uuid) {
+        ensureOpen();
+        VirtualVolume s = volume(snapshotId);
+        if (!s.readOnly()) {
+            throw new VolumeException(s + " is not a snapshot: clone from a snapshot");
+        }
+        ByteBuf r = record(REC_CLONE, snapshotId).writeLongLE(nextVolumeId).writeBytes(nguid);
+        r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
+        writeString(r, name);
+        return (VirtualVolume) applyAndLog(r);
+    }
+
+    /** Makes a volume's contents those of one of its snapshots (the snapshot stays). */
+    public synchronized void revert(long volumeId, long snapshotId) {
+        ensureOpen();
+        VirtualVolume v = volume(volumeId);
+        VirtualVolume s = volume(snapshotId);
+        if (v.readOnly() || !s.readOnly()) {
+            throw new VolumeException("revert takes a writable volume and a snapshot");
+        }
+        if (s.size() != v.size()) {
+            throw new VolumeException("snapshot " + snapshotId + " has another size than " + v);
+        }
+        logThenApply(record(REC_REVERT, volumeId).writeLongLE(snapshotId), v);
+    }
+
+    /** Sets (or, with a null value, removes) a metadata key-value. */
+    public synchronized void setMetadata(long id, String key, String value) {
+        ensureOpen();
+        volume(id);
+        ByteBuf r = record(REC_METADATA, id);
+        writeString(r, key);
+        r.writeBoolean(value != null);
+        writeString(r, value == null ? "" : value);
+        applyAndLog(r);
+    }
+
+    public synchronized Map<String, String> metadata(long id) {
+        return volume(id).metadataView();
+    }
+
+    public synchronized VirtualVolume volume(long id) {
+        VirtualVolume v = volumes.get(id);
+        if (v == null) {
+            throw new VolumeException("no volume " + id + " in container " + id());
+        }
+        return v;
+    }
+
+    public synchronized Collection<VirtualVolume> volumes() {
+        return List.copyOf(volumes.values());
+    }
+
+    /** Space of the container: capacity, used clusters, free, provisioned by volumes (not snapshots). */
+    public synchronized Space space() {
+        long capacity = superblock.dataClusters() * clusterSize;
+        long used = refs.referencedClusters() * clusterSize;
+        long provisioned = 0;
+        long heads = 0;
+        long snaps = 0;
+        for (VirtualVolume v : volumes.values()) {
+            if (v.readOnly()) {
+                snaps++;
+            } else {
+                heads++;
+                provisioned += v.size();
+            }
+        }
+        return new Space(capacity, used, capacity - used, provisioned, heads, snaps);
+    }
+
+    /** Bytes a volume's map holds clusters for (its allocated space, shared or not). */
+    public synchronized long allocatedBytes(long id) {
+        return volume(id).map.mappedClusters() * clusterSize;
+    }
+
+    /** One bit per cluster of the volume: set if allocated (VASA allocatedBitmapVirtualVolume). */
+    public synchronized java.util.BitSet allocatedBitmap(long id) {
+        java.util.BitSet bits = new java.util.BitSet();
+        volume(id).map.forEachMapped((lc, pc) -> {
+            bits.set((int) lc);
+            return 0;
+        });
+        return bits;
+    }
+
+    /**
+     * One bit per cluster where the volume differs from one of its snapshots (VASA
+     * unsharedBitmapVirtualVolume): the changed blocks, for incremental backup and replication.
+     */
+    public synchronized java.util.BitSet unsharedBitmap(long id, long snapshotId) {
+        ClusterMap head = volume(id).map;
+        ClusterMap base = volume(snapshotId).map;
+        java.util.BitSet bits = new java.util.BitSet();
+        head.forEachMapped((lc, pc) -> {
+            if (lc >= base.clusters() || base.get(lc) != pc) {
+                bits.set((int) lc);
+            }
+            return 0;
+        });
+        base.forEachMapped((lc, pc) -> {
+            if (lc >= head.clusters() || head.get(lc) == ClusterMap.UNMAPPED) {
+                bits.set((int) lc);
+            }
+            return 0;
+        });
+        return bits;
+    }
+
+    /** The volume as a block device, to export it as a namespace. */
+    public VolumeDevice device(long id) {
+        synchronized (this) {
+            volume(id);
+        }
+        return new VolumeDevice(this, id);
+    }
+
+    // --- the log: records, replay, commit ---
+
+    private static ByteBuf record(int type, long id) {
+        ByteBuf r = Unpooled.buffer(64);
+        r.writeByte(type);
+        r.writeLongLE(id);
+        return r;
+    }
+
+    private static void writeString(ByteBuf r, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        if (b.length > 1024) {
+            throw new VolumeException("name or metadata of " + b.length + " bytes is longer than 1024");
+        }
+        r.writeShortLE(b.length).writeBytes(b);
+    }
+
+    private static String readString(ByteBuf r) {
+        int n = r.readUnsignedShortLE();
+        return r.readCharSequence(n, StandardCharsets.UTF_8).toString();
+    }
+
+    /**
+     * For operations that release clusters (delete, revert): the record is made durable before memory
+     * changes, or a write could go in place into a cluster the on-disk state still shares. I/O to the
+     * volume is fenced meanwhile (the host sees a retryable status).
+     */
+    private void logThenApply(ByteBuf r, VirtualVolume fenced) {
+        ByteBuf payload = r.slice(1, r.readableBytes() - 1);
+        int type = r.getUnsignedByte(0);
+        fenced.fenced = true;
+        try {
+            log.append(type, payload);
+            commitAndWait();
+            apply(0, type, payload.duplicate());
+        } finally {
+            fenced.fenced = false;
+        }
+    }
+
+    /** Applies a management record in memory, logs it and commits; returns what apply returned. */
+    private Object applyAndLog(ByteBuf r) {
+        ByteBuf payload = r.slice(1, r.readableBytes() - 1);
+        int type = r.getUnsignedByte(0);
+        Object result = apply(0, type, payload.duplicate());
+        log.append(type, payload);
+        commitAndWait();
+        return result;
+    }
+
+    /** Applies one record: at replay, and for new operations before they are logged. Under the lock. */
+    private Object apply(long sequence, int type, ByteBuf p) {
+        long id = p.readLongLE();
+        nextVolumeId = Math.max(nextVolumeId, id + 1);
+        switch (type) {
+            case REC_CREATE -> {
+                VolumeType vt = VolumeType.of(p.readUnsignedByte());
+                long size = p.readLongLE();
+                int bs = p.readUnsignedShortLE();
+                byte[] nguid = new byte[16];
+                p.readBytes(nguid);
+                UUID uuid = new UUID(p.readLong(), p.readLong());
+                String name = readString(p);
+                VirtualVolume v = new VirtualVolume(id, name, vt, size, bs, nguid, uuid, false, 0,
+                        ClusterMap.create(clusters(size), refs));
+                volumes.put(id, v);
+                return v;
+            }
+            case REC_DELETE -> {
+                VirtualVolume v = volumes.remove(id);
+                v.deleted = true;
+                v.map.release();
+                return null;
+            }
+            case REC_RESIZE -> {
+                VirtualVolume v = volumes.get(id);
+                long size = p.readLongLE();
+                v.map.grow(clusters(size));
+                v.size(size);
+                return null;
+            }
+            case REC_MAP -> {
+                long lc = p.readLongLE();
+                long pc = p.readLongLE();
+                if (replaying) {
+                    volumes.get(id).map.set(lc, pc);
+                }
+                return null;
+            }
+            case REC_UNMAP -> {
+                long lc = p.readLongLE();
+                if (replaying) {
+                    volumes.get(id).map.unmap(lc);
+                }
+                return null;
+            }
+            case REC_SNAPSHOT, REC_CLONE -> {
+                VirtualVolume source = volumes.get(id);
+                long newId = p.readLongLE();
+                byte[] nguid = new byte[16];
+                p.readBytes(nguid);
+                UUID uuid = new UUID(p.readLong(), p.readLong());
+                String name = readString(p);
+                VirtualVolume v = new VirtualVolume(newId, name, source.type(), source.size(), source.blockSize(), nguid, uuid,
+                        type == REC_SNAPSHOT, id, source.map.share());
+                volumes.put(newId, v);
+                nextVolumeId = Math.max(nextVolumeId, newId + 1);
+                return v;
+            }
+            case REC_REVERT -> {
+                VirtualVolume v = volumes.get(id);
+                VirtualVolume s = volumes.get(p.readLongLE());
+                ClusterMap old = v.map;
+                v.map = s.map.share();
+                old.release();
+                return null;
+            }
+            case REC_METADATA -> {
+                VirtualVolume v = volumes.get(id);
+                String key = readString(p);
+                boolean present = p.readBoolean();
+                String value = readString(p);
+                if (present) {
+                    v.metadata.put(key, value);
+                } else {
+                    v.metadata.remove(key);
+                }
+                return null;
+            }
+            default -> throw new VolumeException("unknown metadata record type " + type + " at log sequence " + sequence);
+        }
+    }
+
+    long clusters(long bytes) {
+        return (bytes + clusterSize - 1) / clusterSize;
+    }
+
+    /**
+     * Makes data durable, then the log: what was written before and the map records describing it.
+     * Clusters freed before the commit become reusable once it is durable.
+     */
+    synchronized CompletableFuture<Void> commit() {
+        List<Long> released = freedSinceCommit;
+        freedSinceCommit = new ArrayList<>();
+        CompletableFuture<Void> dataDurable = new CompletableFuture<>();
+        device.flush(dataDurable, COMPLETE_VOID);
+        return dataDurable.thenCompose(v -> {
+            synchronized (Container.this) {
+                return log.commit();
+            }
+        }).whenComplete((v, e) -> {
+            synchronized (Container.this) {
+                if (e == null) {
+                    free.addAll(released);
+                } else {
+                    freedSinceCommit.addAll(released); // not durable: keep them out of use
+                }
+                Container.this.notifyAll();
+            }
+        });
+    }
+
+    private void commitAndWait() {
+        try {
+            CompletableFuture<Void> f = commit();
+            // The flush completes on the device's thread, which may need this lock to finish: wait without it.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!f.isDone()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new VolumeException("metadata commit did not finish in 60 s");
+                }
+                wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            }
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VolumeException("interrupted while committing", e);
+        } catch (ExecutionException e) {
+            throw new VolumeException("metadata commit failed: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private void clusterFreed(long cluster) {
+        if (replaying) {
+            return; // the free list is rebuilt from the refcounts after replay
+        }
+        freedSinceCommit.add(cluster);
+    }
+
+    // --- I/O support for VolumeDevice (under the lock) ---
+
+    BlockDevice physical() {
+        return device;
+    }
+
+    long clusterOffset(long cluster) {
+        return superblock.clusterOffset(cluster);
+    }
+
+    ClusterRefcounts refs() {
+        return refs;
+    }
+
+    long freeClusters() {
+        return free.size();
+    }
+
+    /** A free cluster, or -1 if the container is full. */
+    long allocate() {
+        Long c = free.poll();
+        return c == null ? -1 : c;
+    }
+
+    void logMap(long volumeId, long lc, long pc) {
+        ByteBuf r = Unpooled.buffer(24);
+        r.writeLongLE(volumeId).writeLongLE(lc).writeLongLE(pc);
+        log.append(REC_MAP, r);
+    }
+
+    void logUnmap(long volumeId, long lc) {
+        ByteBuf r = Unpooled.buffer(16);
+        r.writeLongLE(volumeId).writeLongLE(lc);
+        log.append(REC_UNMAP, r);
+    }
+
+    /** True if {@code cluster} is being filled; {@code retry} then runs once it is done. */
+    boolean waitIfFilling(long cluster, Runnable retry) {
+        ArrayDeque<Runnable> waiters = filling.get(cluster);
+        if (waiters == null) {
+            return false;
+        }
+        waiters.add(retry);
+        return true;
+    }
+
+    void startFilling(long cluster) {
+        filling.put(cluster, new ArrayDeque<>());
+    }
+
+    /** The fill of {@code cluster} is done: returns the I/O that waited for it, to run outside the lock. */
+    ArrayDeque<Runnable> doneFilling(long cluster) {
+        return filling.remove(cluster);
+    }
+
+    VirtualVolume liveVolume(long id) {
+        return volumes.get(id);
+    }
+
+    // --- lifecycle ---
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new VolumeException("container " + id() + " is closed");
+        }
+    }
+
+    /** Commits what is pending and stops taking operations. The device is the caller's to close. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            commitAndWait();
+            closed = true;
+            log.discardPending();
+        }
+    }
+
+    // --- small synchronous I/O helpers for start-up paths ---
+
+    private static final IoCompletion<CompletableFuture<Integer>> COMPLETE_FUTURE = (f, errno) -> f.complete(errno);
+    private static final IoCompletion<CompletableFuture<Void>> COMPLETE_VOID = (f, errno) -> {
+        if (errno == IoCompletion.OK) {
+            f.complete(null);
+        } else {
+            f.completeExceptionally(new VolumeException("device flush failed (errno " + errno + ")"));
+        }
+    };
+
+    private interface IoCall {
+        void start(BlockDevice device, CompletableFuture<Integer> done);
+    }
+
+    private static int awaitIo(BlockDevice device, IoCall call) {
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        call.start(device, done);
+        try {
+            return done.get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return IoCompletion.EIO;
+        } catch (ExecutionException | TimeoutException e) {
+            return IoCompletion.EIO;
+        }
+    }
+
+    private static void check(int errno, String what) {
+        if (errno != IoCompletion.OK) {
+            throw new VolumeException(what + " failed (errno " + errno + ")");
+        }
+    }
+
+    static ByteBuf directBuffer(int size) {
+        return PooledByteBufAllocator.DEFAULT.directBuffer(size, size);
+    }
+}
