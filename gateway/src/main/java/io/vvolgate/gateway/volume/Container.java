@@ -594,9 +594,15 @@ public final class Container implements AutoCloseable {
             if (closed) {
                 return;
             }
-            commitAndWait();
-            closed = true;
-            log.discardPending();
+            try {
+                commitAndWait();
+            } catch (VolumeException e) {
+                // The device failed (or lost power): what was not committed is not durable, as promised.
+                LOG.log(System.Logger.Level.WARNING, "container {0} closed without its last commit: {1}", id(), e.getMessage());
+            } finally {
+                closed = true;
+                log.discardPending();
+            }
         }
     }
 
