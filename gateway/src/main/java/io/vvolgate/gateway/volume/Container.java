@@ -64,7 +64,7 @@ public final class Container implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vvolgate.container");
 
     private final BlockDevice device;
-    private final Superblock superblock;
+    private Superblock superblock;
     private final MetadataLog log;
     private final int clusterSize;
     private final ClusterRefcounts refs;
@@ -74,6 +74,7 @@ public final class Container implements AutoCloseable {
     private final Map<Long, ArrayDeque<Runnable>> filling = new HashMap<>();
     private long recoveryMillis;
     private long nextVolumeId = 1;
+    private long checkpoints;
     private boolean replaying;
     private boolean closed;
 
@@ -91,6 +92,11 @@ public final class Container implements AutoCloseable {
     public static Container format(BlockDevice device, UUID id, int clusterSize) {
         long logLength = Math.min(256L << 20, Math.max(1L << 20, device.size() / 64)) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE;
         long checkpointLength = Math.max(1L << 20, device.size() / 128) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE;
+        return format(device, id, clusterSize, logLength, checkpointLength);
+    }
+
+    /** As {@link #format(BlockDevice, UUID, int)} with the metadata areas' sizes given (tests use small ones). */
+    public static Container format(BlockDevice device, UUID id, int clusterSize, long logLength, long checkpointLength) {
         Superblock sb = Superblock.format(id, device.size(), clusterSize, logLength, checkpointLength);
         MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), id);
         // A blank first log block, so no leftover block of an earlier container with this ID can replay.
@@ -115,6 +121,9 @@ public final class Container implements AutoCloseable {
         MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId());
         Container c = new Container(device, sb, log);
         c.replaying = true;
+        if (sb.activeCheckpoint() != 0) {
+            c.loadCheckpoint(sb);
+        }
         MetadataLog.Position end = log.replay(sb.logHead(), sb.checkpointSequence() + 1, c::apply);
         c.replaying = false;
         c.free.clear();
@@ -154,6 +163,11 @@ public final class Container implements AutoCloseable {
 
     public int clusterSize() {
         return clusterSize;
+    }
+
+    /** Checkpoints written since this container was opened. */
+    public synchronized long checkpointCount() {
+        return checkpoints;
     }
 
     public long recoveryMillis() {
@@ -360,6 +374,7 @@ public final class Container implements AutoCloseable {
     private void logThenApply(ByteBuf r, VirtualVolume fenced) {
         ByteBuf payload = r.slice(1, r.readableBytes() - 1);
         int type = r.getUnsignedByte(0);
+        ensureLogSpace();
         fenced.fenced = true;
         try {
             log.append(type, payload);
@@ -374,6 +389,7 @@ public final class Container implements AutoCloseable {
     private Object applyAndLog(ByteBuf r) {
         ByteBuf payload = r.slice(1, r.readableBytes() - 1);
         int type = r.getUnsignedByte(0);
+        ensureLogSpace();
         Object result = apply(0, type, payload.duplicate());
         log.append(type, payload);
         commitAndWait();
@@ -577,6 +593,164 @@ public final class Container implements AutoCloseable {
 
     VirtualVolume liveVolume(long id) {
         return volumes.get(id);
+    }
+
+
+    // --- checkpoints ---
+
+    static final int CHECKPOINT_MAGIC = 0x504B4356; // "VCKP" little-endian
+    static final int CHECKPOINT_HEADER = 64;
+
+    /**
+     * Called before every record is appended: when the log is three-quarters full, write a checkpoint so
+     * the log can start again. Must be called before the caller starts filling clusters of its own.
+     */
+    void ensureLogSpace() {
+        if (!replaying && log.blocksUsed() >= log.capacityBlocks() * 3 / 4) {
+            checkpoint();
+        }
+    }
+
+    /**
+     * Writes the whole state (volumes, their metadata and maps) to the checkpoint area not in use, then a
+     * superblock naming it and the new log head. A cut before the superblock is durable leaves the old
+     * checkpoint and the old log in charge, and they are intact: the new checkpoint went to the other
+     * area, and the log is not reused before the superblock is written.
+     */
+    public synchronized void checkpoint() {
+        ensureOpen();
+        long started = System.nanoTime();
+        // Capture with nothing pending and no cluster half-filled, so the image equals the committed state.
+        while (true) {
+            commitAndWait();
+            if (log.blocksUsed() - log.committedBlocksSinceHead() == 0 && filling.isEmpty()) {
+                break;
+            }
+            try {
+                wait(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VolumeException("interrupted while checkpointing", e);
+            }
+        }
+        long covered = log.nextSequence() - 1;
+        long head = log.nextOffset();
+        ByteBuf image = serialize(covered);
+        try {
+            long capacity = superblock.checkpointLength();
+            if (image.readableBytes() > capacity) {
+                throw new VolumeException("the container's state (" + image.readableBytes() + " bytes) no longer fits its checkpoint area ("
+                        + capacity + " bytes)");
+            }
+            int target = superblock.activeCheckpoint() == 1 ? 2 : 1;
+            long at = target == 1 ? superblock.checkpointAOffset() : superblock.checkpointBOffset();
+            int length = image.readableBytes();
+            int padded = (length + MetadataLog.BLOCK_SIZE - 1) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE;
+            image.writeZero(padded - length);
+            check(awaitIo(device, (d, done) -> d.write(at, padded, image, false, done, COMPLETE_FUTURE)), "checkpoint write");
+            check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "checkpoint flush");
+            Superblock next = superblock.next(target, covered, head);
+            writeSuperblocks(device, next);
+            superblock = next;
+            log.headMoved();
+            checkpoints++;
+            LOG.log(System.Logger.Level.INFO, "container {0}: checkpoint of {1} bytes at log sequence {2} in {3} ms",
+                    id(), length, covered, (System.nanoTime() - started) / 1_000_000);
+        } finally {
+            image.release();
+        }
+    }
+
+    private ByteBuf serialize(long covered) {
+        ByteBuf out = Unpooled.directBuffer(1 << 16);
+        out.writeZero(CHECKPOINT_HEADER);
+        for (VirtualVolume v : volumes.values()) {
+            out.writeLongLE(v.id());
+            out.writeByte(v.type().ordinal());
+            out.writeLongLE(v.size());
+            out.writeShortLE(v.blockSize());
+            out.writeBytes(v.nguid());
+            out.writeLong(v.uuid().getMostSignificantBits()).writeLong(v.uuid().getLeastSignificantBits());
+            out.writeBoolean(v.readOnly());
+            out.writeLongLE(v.parentId());
+            writeString(out, v.name());
+            out.writeIntLE(v.metadata.size());
+            for (Map.Entry<String, String> e : v.metadata.entrySet()) {
+                writeString(out, e.getKey());
+                writeString(out, e.getValue());
+            }
+            long countAt = out.writerIndex();
+            out.writeLongLE(0);
+            long[] n = {0};
+            v.map.forEachMapped((lc, pc) -> {
+                out.writeLongLE(lc).writeLongLE(pc);
+                n[0]++;
+                return 0;
+            });
+            out.setLongLE((int) countAt, n[0]);
+        }
+        out.setIntLE(0, CHECKPOINT_MAGIC);
+        out.setLongLE(8, out.writerIndex());
+        out.setLong(16, superblock.containerId().getMostSignificantBits());
+        out.setLongLE(24, covered);
+        out.setLongLE(32, nextVolumeId);
+        out.setIntLE(40, volumes.size());
+        out.setIntLE(4, checkpointCrc(out, out.writerIndex()));
+        return out;
+    }
+
+    private static int checkpointCrc(ByteBuf buf, int length) {
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(buf.nioBuffer(8, length - 8));
+        return (int) c.getValue();
+    }
+
+    private void loadCheckpoint(Superblock sb) {
+        long at = sb.activeCheckpoint() == 1 ? sb.checkpointAOffset() : sb.checkpointBOffset();
+        ByteBuf head = Unpooled.buffer(MetadataLog.BLOCK_SIZE);
+        check(awaitIo(device, (d, done) -> d.read(at, MetadataLog.BLOCK_SIZE, head, done, COMPLETE_FUTURE)), "checkpoint read");
+        long length = head.getLongLE(8);
+        if (head.getIntLE(0) != CHECKPOINT_MAGIC || length < CHECKPOINT_HEADER || length > sb.checkpointLength()) {
+            throw new VolumeException("checkpoint " + sb.activeCheckpoint() + " of container " + sb.containerId() + " is damaged (bad header)");
+        }
+        int padded = (int) ((length + MetadataLog.BLOCK_SIZE - 1) / MetadataLog.BLOCK_SIZE * MetadataLog.BLOCK_SIZE);
+        ByteBuf in = Unpooled.directBuffer(padded);
+        try {
+            check(awaitIo(device, (d, done) -> d.read(at, padded, in, done, COMPLETE_FUTURE)), "checkpoint read");
+            if (in.getIntLE(4) != checkpointCrc(in, (int) length) || in.getLong(16) != sb.containerId().getMostSignificantBits()) {
+                throw new VolumeException("checkpoint " + sb.activeCheckpoint() + " of container " + sb.containerId()
+                        + " fails its checksum: the metadata is damaged (run fsck)");
+            }
+            nextVolumeId = in.getLongLE(32);
+            int count = in.getIntLE(40);
+            in.readerIndex(CHECKPOINT_HEADER);
+            in.writerIndex((int) length);
+            for (int i = 0; i < count; i++) {
+                long id = in.readLongLE();
+                VolumeType type = VolumeType.of(in.readUnsignedByte());
+                long size = in.readLongLE();
+                int bs = in.readUnsignedShortLE();
+                byte[] nguid = new byte[16];
+                in.readBytes(nguid);
+                UUID uuid = new UUID(in.readLong(), in.readLong());
+                boolean readOnly = in.readBoolean();
+                long parent = in.readLongLE();
+                String name = readString(in);
+                VirtualVolume v = new VirtualVolume(id, name, type, size, bs, nguid, uuid, readOnly, parent,
+                        ClusterMap.create(clusters(size), refs));
+                int metadata = in.readIntLE();
+                for (int m = 0; m < metadata; m++) {
+                    v.metadata.put(readString(in), readString(in));
+                }
+                long mapped = in.readLongLE();
+                for (long m = 0; m < mapped; m++) {
+                    v.map.set(in.readLongLE(), in.readLongLE());
+                }
+                volumes.put(id, v);
+            }
+        } finally {
+            in.release();
+        }
     }
 
     // --- lifecycle ---

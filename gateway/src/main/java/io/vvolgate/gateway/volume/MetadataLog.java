@@ -178,6 +178,11 @@ public final class MetadataLog {
         return blocksSinceHead + sealed.size() + (open == null ? 0 : 1);
     }
 
+    /** Blocks committed (written) since the head; {@link #blocksUsed()} minus this is what is pending. */
+    public long committedBlocksSinceHead() {
+        return blocksSinceHead;
+    }
+
     public long capacityBlocks() {
         return regionBlocks;
     }

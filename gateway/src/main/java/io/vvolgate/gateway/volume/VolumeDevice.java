@@ -176,6 +176,8 @@ public final class VolumeDevice implements BlockDevice {
         req.fua = fua;
         List<Runnable> issue = new ArrayList<>();
         synchronized (container) {
+            // Room in the log for this request's records, before it starts filling clusters of its own.
+            container.ensureLogSpace();
             VirtualVolume v = container.liveVolume(volumeId);
             int errno = check(v, offset, length, true);
             if (errno != IoCompletion.OK) {

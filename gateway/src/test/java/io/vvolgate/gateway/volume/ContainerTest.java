@@ -186,4 +186,35 @@ class ContainerTest {
         BitSet changed = container.unsharedBitmap(v.id(), snap.id());
         assertEquals(BitSet.valueOf(new long[] {(1L << 5) | (1L << 7)}), changed, "changed since the snapshot");
     }
+    @Test
+    void checkpointsLetTheLogWrapAndRecoveryReadsCheckpointPlusLog() {
+        MemoryBlockDevice small = new MemoryBlockDevice(64L << 20, 512);
+        // A 64 KiB log (16 blocks): a checkpoint every dozen commits.
+        Container c = Container.format(small, UUID.randomUUID(), CLUSTER, 64 * 1024, 1 << 20);
+        VirtualVolume v = c.createVolume("busy", VolumeType.DATA, 16L << 20, 512, id(1), UUID.randomUUID());
+        c.setMetadata(v.id(), "k", "v");
+        VolumeDevice d = c.device(v.id());
+        byte[][] expected = new byte[64][];
+        for (int round = 0; round < 200; round++) {
+            int slot = round % 64;
+            expected[slot] = pattern(4096, round);
+            assertEquals(IoCompletion.OK, write(d, slot * (long) CLUSTER, expected[slot], false));
+            if (round % 3 == 0) {
+                c.snapshot(v.id(), "s" + round, id(2), UUID.randomUUID());
+            }
+            assertEquals(IoCompletion.OK, flush(d));
+        }
+        assertTrue(c.checkpointCount() >= 10, "the log wrapped through " + c.checkpointCount() + " checkpoints");
+        long volumesBefore = c.volumes().size();
+        c.close();
+        Container again = Container.open(small);
+        VolumeDevice d2 = again.device(v.id());
+        for (int slot = 0; slot < 64; slot++) {
+            assertArrayEquals(expected[slot], read(d2, slot * (long) CLUSTER, 4096), "slot " + slot);
+        }
+        assertEquals(volumesBefore, again.volumes().size());
+        assertEquals("v", again.metadata(v.id()).get("k"));
+        again.close();
+        small.close();
+    }
 }
