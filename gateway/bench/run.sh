@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# vvolgate benchmark: the appliance on one core, the load generator on another, over loopback NVMe/TCP.
+#
+#   gateway/bench/run.sh [suite]   build if needed; serve a memory and a file namespace with the appliance
+#                                  pinned to CPU 0 (taskset); run LoadGenerator --suite pinned to CPU 1
+#                                  against each; print the figures; stop the appliance (SIGTERM)
+#   gateway/bench/run.sh profile   the same appliance, one 4 KiB randread QD32 run on the memory namespace,
+#                                  with a JFR recording of the appliance; prints its hot methods and allocations
+#   gateway/bench/run.sh fio       fio's io_uring engine, 4 KiB randread QD32 O_DIRECT on a file, pinned to CPU 1
+#
+# Environment: DURATION (measured seconds per run, 8), WARMUP (seconds, 2), REGION (bytes used, 512m),
+# APPLIANCE_CPU (0), LOAD_CPU (1), BENCH_DIR (where the config, images and logs go; a new temp dir).
+# Bounded: suite is 2 x (8 runs x (WARMUP + DURATION) + prefill), about 3 minutes with the defaults.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
+MODE="${1:-suite}"
+DURATION="${DURATION:-8}"
+WARMUP="${WARMUP:-2}"
+REGION="${REGION:-512m}"
+APPLIANCE_CPU="${APPLIANCE_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+NQN="nqn.2026-11.io.vvolgate:bench"
+JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+JAVA="$JAVA_HOME/bin/java"
+JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow)
+
+die() {
+    echo "bench: error: $*" >&2
+    exit 1
+}
+
+machine() {
+    echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+    echo "java: $("$JAVA" -version 2>&1 | head -1)"
+}
+
+fio_mode() {
+    command -v fio >/dev/null || die "fio is not installed (apt-get install fio)"
+    local dir="${BENCH_DIR:-$(mktemp -d /var/tmp/vvolgate-fio.XXXXXX)}"
+    local file="$dir/fio.img"
+    machine
+    echo "fio: 4 KiB randread QD32, io_uring, O_DIRECT, on $file (1 GiB), pinned to CPU $LOAD_CPU, ${DURATION}s"
+    fio --name=randread --filename="$file" --size=1g --ioengine=io_uring --direct=1 --rw=randread --bs=4k \
+        --iodepth=32 --runtime="$DURATION" --ramp_time="$WARMUP" --time_based --cpus_allowed="$LOAD_CPU" \
+        --group_reporting --output-format=normal | grep -E 'IOPS=|clat \(|lat \(|^ +\| +(50|99)\.|cpu'
+    echo "IoUringBlockDevice comparison: not wired yet (the appliance's file backend does not use IoUringBlockDevice)"
+    rm -f "$file"
+    [ -n "${BENCH_DIR:-}" ] || rmdir "$dir"
+}
+
+[ "$MODE" = fio ] && { fio_mode; exit 0; }
+case "$MODE" in suite | profile) ;; *) die "unknown mode $MODE (suite, profile or fio)" ;; esac
+command -v taskset >/dev/null || die "taskset is not installed (util-linux)"
+
+# Build when the launcher would: missing, or a POM or source newer than its stamp.
+STAMP="$ROOT/control/target/.vvolgate-built"
+if [ ! -f "$STAMP" ] || [ ! -f "$ROOT/control/target/classpath.txt" ] || [ "$ROOT/pom.xml" -nt "$STAMP" ] \
+   || [ -n "$(cd "$ROOT" && find bindings gateway control \( -name pom.xml -o -path '*/src/main/*' \) -type f -newer "$STAMP" -print -quit)" ]; then
+    "$ROOT/vvolgate" build
+fi
+CP="$ROOT/control/target/classes:$(cat "$ROOT/control/target/classpath.txt")"
+
+WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/vvolgate-bench.XXXXXX)}"
+mkdir -p "$WORK"
+cat > "$WORK/bench.toml" <<TOML
+state_dir = "$WORK/state"
+io_threads = 1
+
+[[listener]]
+address = "127.0.0.1"
+port = 0
+kind = "io"
+
+[[subsystem]]
+nqn = "$NQN"
+allow_any_host = true
+
+[[subsystem.namespace]]            # nsid 1
+backend = "memory"
+size = "1GiB"
+block_size = 512
+
+[[subsystem.namespace]]            # nsid 2
+backend = "file"
+path = "$WORK/bench.img"
+size = "1GiB"
+block_size = 512
+TOML
+
+APPLIANCE_PID=""
+stop_appliance() {
+    if [ -n "$APPLIANCE_PID" ] && kill -0 "$APPLIANCE_PID" 2>/dev/null; then
+        kill -TERM "$APPLIANCE_PID"
+        for _ in $(seq 1 100); do
+            kill -0 "$APPLIANCE_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$APPLIANCE_PID" 2>/dev/null && { echo "bench: appliance did not stop; killing it" >&2; kill -KILL "$APPLIANCE_PID"; }
+        wait "$APPLIANCE_PID" 2>/dev/null || true
+    fi
+    APPLIANCE_PID=""
+}
+trap stop_appliance EXIT
+
+taskset -c "$APPLIANCE_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.control.Main serve --config "$WORK/bench.toml" \
+    > "$WORK/appliance.out" 2> "$WORK/appliance.err" &
+APPLIANCE_PID=$!
+for _ in $(seq 1 300); do
+    grep -q '^vvolgate: ready' "$WORK/appliance.out" 2>/dev/null && break
+    kill -0 "$APPLIANCE_PID" 2>/dev/null || { cat "$WORK/appliance.err" >&2; die "the appliance exited"; }
+    sleep 0.1
+done
+PORT="$(sed -nE 's/^vvolgate: listening [^ ]+:([0-9]+) nvme-tcp io$/\1/p' "$WORK/appliance.out" | head -1)"
+[ -n "$PORT" ] || die "the appliance did not say where it listens (see $WORK/appliance.out)"
+
+machine
+echo "appliance: pid $APPLIANCE_PID on CPU $APPLIANCE_CPU, io_threads 1, 127.0.0.1:$PORT; load on CPU $LOAD_CPU; work dir $WORK"
+
+load() {
+    taskset -c "$LOAD_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.gateway.host.bench.LoadGenerator \
+        --address 127.0.0.1 --port "$PORT" --nqn "$NQN" --region "$REGION" --duration "$DURATION" --warmup "$WARMUP" "$@"
+}
+
+if [ "$MODE" = suite ]; then
+    load --nsid 1 --label memory --prefill --suite
+    load --nsid 2 --label file --prefill --suite
+else
+    JFR="$WORK/appliance-randread-qd32.jfr"
+    PROFILE_SECONDS="${PROFILE_SECONDS:-20}"
+    load --nsid 1 --label memory --prefill --pattern randread --bs 4k --qd 1 --duration 1 --warmup 0 >/dev/null
+    load --nsid 1 --label memory --pattern randread --bs 4k --qd 32 --warmup 3 --duration "$((PROFILE_SECONDS + 4))" &
+    LOAD_PID=$!
+    sleep 5
+    "$JAVA_HOME/bin/jcmd" "$APPLIANCE_PID" JFR.start name=bench settings=profile duration="${PROFILE_SECONDS}s" filename="$JFR" >/dev/null
+    wait "$LOAD_PID"
+    for _ in $(seq 1 100); do [ -s "$JFR" ] && break; sleep 0.1; done
+    sleep 1
+    echo "--- JFR: $JFR"
+    "$JAVA_HOME/bin/jfr" view --width 160 hot-methods "$JFR" || true
+    "$JAVA_HOME/bin/jfr" view --width 160 allocation-by-site "$JFR" || true
+    bash "$ROOT/gateway/bench/top-frames.sh" "$JFR" 25 || true
+fi
+stop_appliance
+grep -q '^vvolgate: stopped' "$WORK/appliance.out" && echo "appliance: stopped cleanly"
