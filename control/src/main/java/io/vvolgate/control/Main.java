@@ -26,6 +26,10 @@ public final class Main {
 
     static final String USAGE = """
             usage: vvolgate serve [--config FILE]   run the appliance until SIGTERM or SIGINT
+                   vvolgate fsck [--repair] [--read-data] IMAGE
+                                                    check the storage container on IMAGE offline; exit 0
+                                                    clean, 1 problems found, 2 usage (changes nothing
+                                                    without --repair)
                    vvolgate help                    show this help
                    vvolgate --version               print the version
 
@@ -97,6 +101,7 @@ public final class Main {
         }
         return switch (args[0]) {
             case "serve" -> serve(args);
+            case "fsck" -> fsck(args);
             case "help", "--help", "-h" -> {
                 out.println(USAGE);
                 yield EXIT_OK;
@@ -154,6 +159,38 @@ public final class Main {
             return EXIT_START_FAILED;
         }
         return lifetime.serve(appliance);
+    }
+
+    private int fsck(String[] args) {
+        boolean repair = false;
+        boolean readData = false;
+        Path image = null;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--repair" -> repair = true;
+                case "--read-data" -> readData = true;
+                default -> {
+                    if (args[i].startsWith("-") || image != null) {
+                        return usageError("unknown argument \"" + args[i] + "\" for fsck");
+                    }
+                    image = workingDir.resolve(args[i]);
+                }
+            }
+        }
+        if (image == null) {
+            return usageError("fsck needs the image or device holding the container");
+        }
+        io.vvolgate.gateway.ContainerCheck check;
+        try {
+            check = io.vvolgate.gateway.ContainerCheck.run(image, repair, readData);
+        } catch (io.vvolgate.gateway.GatewayException e) {
+            err.println("vvolgate: error: " + e.getMessage());
+            return EXIT_START_FAILED;
+        }
+        check.lines().forEach(line -> out.println("vvolgate fsck: " + line));
+        out.println("vvolgate fsck: " + (check.clean() ? "clean" : check.errors() ? "errors found" : "warnings found")
+                + (check.repaired() ? " (repairs made)" : ""));
+        return check.clean() ? EXIT_OK : EXIT_START_FAILED;
     }
 
     private int usageError(String problem) {

@@ -160,4 +160,35 @@ class MainTest {
         assertEquals("vvolgate: ready", lines.get(3));
         assertTrue(Files.exists(cwd.resolve("state/identity.toml")));
     }
+    @Test
+    void fsckReportsACleanContainerAndRepairsATornSuperblockOnlyWhenAsked() throws IOException {
+        Path image = cwd.resolve("pool.img");
+        try (io.vvolgate.gateway.device.FileBlockDevice dev = io.vvolgate.gateway.device.FileBlockDevice.open(image, 64L << 20, 512)) {
+            io.vvolgate.gateway.volume.Container c = io.vvolgate.gateway.volume.Container.format(dev, java.util.UUID.randomUUID(), 65536);
+            c.createVolume("vm1", io.vvolgate.gateway.volume.VolumeType.DATA, 8L << 20, 512, new byte[16], java.util.UUID.randomUUID());
+            c.close();
+        }
+        assertEquals(Main.EXIT_OK, run("fsck", "pool.img"), err());
+        assertTrue(out().contains("vvolgate fsck: clean"), out());
+        assertTrue(out().contains("1 volumes and snapshots"), out());
+
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(512), 4096); // tear superblock copy B
+        }
+        out.reset();
+        assertEquals(1, run("fsck", "pool.img"));
+        assertTrue(out().contains("warning: superblock: copy B is damaged"), out());
+        out.reset();
+        assertEquals(Main.EXIT_OK, run("fsck", "--repair", "pool.img"));
+        assertTrue(out().contains("(repairs made)"), out());
+        out.reset();
+        assertEquals(Main.EXIT_OK, run("fsck", "pool.img"));
+
+        Files.write(cwd.resolve("blank.img"), new byte[1 << 20]);
+        out.reset();
+        assertEquals(1, run("fsck", "blank.img"));
+        assertTrue(out().contains("error: no valid superblock"), out());
+        assertEquals(Main.EXIT_USAGE, run("fsck"));
+        assertNoStackTrace();
+    }
 }

@@ -761,6 +761,12 @@ public final class Container implements AutoCloseable {
         }
     }
 
+    /** Stops without writing anything (fsck's read-only look). */
+    synchronized void closeWithoutCommit() {
+        closed = true;
+        log.discardPending();
+    }
+
     /** Commits what is pending and stops taking operations. The device is the caller's to close. */
     @Override
     public void close() {
