@@ -56,6 +56,8 @@ public final class Container implements AutoCloseable {
     static final int REC_CLONE = 7;
     static final int REC_REVERT = 8;
     static final int REC_METADATA = 9;
+    /** A full clone's background copy started (1) or finished (0). */
+    static final int REC_FULL_COPY = 10;
 
     /** Space figures of a container, in bytes. */
     public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots) {
@@ -133,6 +135,11 @@ public final class Container implements AutoCloseable {
             }
         }
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
+        for (VirtualVolume v : c.volumes.values()) {
+            if (v.copyPending) {
+                c.startCopy(v); // a full clone's copy cut short by a restart goes on
+            }
+        }
         LOG.log(System.Logger.Level.INFO, "container {0} recovered in {1} ms: {2} log blocks replayed, {3} volumes",
                 sb.containerId(), c.recoveryMillis, end.blocksReplayed(), c.volumes.size());
         return c;
@@ -237,6 +244,120 @@ public final class Container implements AutoCloseable {
         r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
         writeString(r, name);
         return (VirtualVolume) applyAndLog(r);
+    }
+
+    /**
+     * A writable full clone of a snapshot: usable at once (it starts as a linked clone), while a background
+     * copy gives it clusters of its own, so that in the end it shares nothing. A copy cut short by a restart
+     * resumes when the container opens. {@link #copyProgress} says how far it is.
+     */
+    public synchronized VirtualVolume cloneFull(long snapshotId, String name, byte[] nguid, UUID uuid) {
+        VirtualVolume clone = cloneLinked(snapshotId, name, nguid, uuid);
+        ByteBuf r = record(REC_FULL_COPY, clone.id()).writeByte(1);
+        applyAndLog(r);
+        startCopy(clone);
+        return clone;
+    }
+
+    /** Fraction (0..1) of a full clone's clusters that are its own; 1 when no copy is running. */
+    public synchronized double copyProgress(long id) {
+        VirtualVolume v = volume(id);
+        if (!v.copyPending) {
+            return 1.0;
+        }
+        long[] own = {0};
+        long[] all = {0};
+        v.map.forEachMapped((lc, pc) -> {
+            all[0]++;
+            if (refs.get(pc) == 1) {
+                own[0]++;
+            }
+            return 0;
+        });
+        return all[0] == 0 ? 1.0 : (double) own[0] / all[0];
+    }
+
+    /** Completes when the full clone's copy is done (at once if none runs). */
+    public synchronized CompletableFuture<Void> copyDone(long id) {
+        VirtualVolume v = volume(id);
+        return v.copyDone != null ? v.copyDone : CompletableFuture.completedFuture(null);
+    }
+
+    private void startCopy(VirtualVolume clone) {
+        clone.copyDone = new CompletableFuture<>();
+        Thread t = new Thread(() -> copyClusters(clone), "vvolgate-full-clone-" + clone.id());
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The background copy: every cluster the clone shares gets a private copy, unless the host wrote it first. */
+    private void copyClusters(VirtualVolume clone) {
+        try {
+            List<Long> logical = new ArrayList<>();
+            synchronized (this) {
+                clone.map.forEachMapped((lc, pc) -> {
+                    logical.add(lc);
+                    return 0;
+                });
+            }
+            int sinceCommit = 0;
+            ByteBuf buf = directBuffer(clusterSize);
+            try {
+                for (long lc : logical) {
+                    long pc;
+                    long c;
+                    synchronized (this) {
+                        if (closed || clone.deleted) {
+                            clone.copyDone.complete(null);
+                            return;
+                        }
+                        pc = lc < clone.map.clusters() ? clone.map.ownPath(lc) : ClusterMap.UNMAPPED;
+                        if (pc == ClusterMap.UNMAPPED || refs.get(pc) == 1) {
+                            continue; // unmapped since, or already its own
+                        }
+                        c = allocate();
+                        if (c < 0) {
+                            throw new VolumeException("container full: the full clone of volume " + clone.id() + " stays linked");
+                        }
+                        refs.increment(pc); // pinned while copied
+                    }
+                    buf.clear();
+                    int errno = awaitIo(device, (d, done) -> d.read(clusterOffset(pc), clusterSize, buf, done, COMPLETE_FUTURE));
+                    if (errno == IoCompletion.OK) {
+                        errno = awaitIo(device, (d, done) -> d.write(clusterOffset(c), clusterSize, buf, false, done, COMPLETE_FUTURE));
+                    }
+                    synchronized (this) {
+                        refs.decrement(pc);
+                        if (errno == IoCompletion.OK && !clone.deleted && clone.map.get(lc) == pc) {
+                            clone.map.set(lc, c);
+                            logMap(clone.id(), lc, c);
+                            sinceCommit++;
+                        } else {
+                            free.push(c); // never referenced: reusable at once
+                        }
+                        if (errno != IoCompletion.OK) {
+                            throw new VolumeException("the full clone of volume " + clone.id() + " could not copy a cluster (errno " + errno + ")");
+                        }
+                    }
+                    if (sinceCommit >= 64) {
+                        commit().join();
+                        sinceCommit = 0;
+                    }
+                }
+            } finally {
+                buf.release();
+            }
+            synchronized (this) {
+                if (!closed && !clone.deleted) {
+                    ensureLogSpace();
+                    applyAndLog(record(REC_FULL_COPY, clone.id()).writeByte(0));
+                }
+            }
+            clone.copyDone.complete(null);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "full clone copy of volume {0} stopped: {1}", clone.id(), e.getMessage());
+            clone.copyDone.completeExceptionally(e);
+        }
     }
 
     /** Makes a volume's contents those of one of its snapshots (the snapshot stays). */
@@ -475,6 +596,10 @@ public final class Container implements AutoCloseable {
                 }
                 return null;
             }
+            case REC_FULL_COPY -> {
+                volumes.get(id).copyPending = p.readByte() != 0;
+                return null;
+            }
             default -> throw new VolumeException("unknown metadata record type " + type + " at log sequence " + sequence);
         }
     }
@@ -672,6 +797,7 @@ public final class Container implements AutoCloseable {
             out.writeBytes(v.nguid());
             out.writeLong(v.uuid().getMostSignificantBits()).writeLong(v.uuid().getLeastSignificantBits());
             out.writeBoolean(v.readOnly());
+            out.writeBoolean(v.copyPending);
             out.writeLongLE(v.parentId());
             writeString(out, v.name());
             out.writeIntLE(v.metadata.size());
@@ -734,10 +860,12 @@ public final class Container implements AutoCloseable {
                 in.readBytes(nguid);
                 UUID uuid = new UUID(in.readLong(), in.readLong());
                 boolean readOnly = in.readBoolean();
+                boolean copyPending = in.readBoolean();
                 long parent = in.readLongLE();
                 String name = readString(in);
                 VirtualVolume v = new VirtualVolume(id, name, type, size, bs, nguid, uuid, readOnly, parent,
                         ClusterMap.create(clusters(size), refs));
+                v.copyPending = copyPending;
                 int metadata = in.readIntLE();
                 for (int m = 0; m < metadata; m++) {
                     v.metadata.put(readString(in), readString(in));

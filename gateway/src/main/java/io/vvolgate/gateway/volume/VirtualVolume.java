@@ -25,6 +25,9 @@ public final class VirtualVolume {
     ClusterMap map;
     final Map<String, String> metadata = new LinkedHashMap<>();
     boolean deleted;
+    /** A full clone whose background copy has not finished. */
+    boolean copyPending;
+    java.util.concurrent.CompletableFuture<Void> copyDone;
     /** While a delete or revert commits: I/O is answered "try again". */
     boolean fenced;
 

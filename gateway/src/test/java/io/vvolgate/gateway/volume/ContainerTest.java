@@ -217,4 +217,31 @@ class ContainerTest {
         again.close();
         small.close();
     }
+    @Test
+    void aFullCloneIsUsableAtOnceAndEndsUpSharingNothing() throws Exception {
+        VirtualVolume v = volume("template", 32L << 20);
+        VolumeDevice d = container.device(v.id());
+        byte[] data = pattern(20 * CLUSTER, 21);
+        write(d, 0, data, false);
+        VirtualVolume snap = container.snapshot(v.id(), "t-snap", id(80), UUID.randomUUID());
+        long usedBefore = container.space().used();
+        VirtualVolume full = container.cloneFull(snap.id(), "vm-full", id(81), UUID.randomUUID());
+        VolumeDevice f = container.device(full.id());
+        assertArrayEquals(data, read(f, 0, 20 * CLUSTER), "readable while the copy runs");
+        byte[] mine = pattern(4096, 22);
+        write(f, 3L * CLUSTER, mine, false); // a host write during the copy wins over the copy
+        container.copyDone(full.id()).get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1.0, container.copyProgress(full.id()));
+        byte[] expected = data.clone();
+        System.arraycopy(mine, 0, expected, 3 * CLUSTER, 4096);
+        assertArrayEquals(expected, read(f, 0, 20 * CLUSTER));
+        assertEquals(usedBefore + 20L * CLUSTER, container.space().used(), "twenty clusters of its own");
+        container.deleteVolume(snap.id());
+        container.deleteVolume(v.id());
+        assertArrayEquals(expected, read(f, 0, 20 * CLUSTER), "independent of its origin");
+        assertEquals(20L * CLUSTER, container.space().used());
+        reopen();
+        assertArrayEquals(expected, read(container.device(full.id()), 0, 20 * CLUSTER));
+        assertEquals(1.0, container.copyProgress(full.id()));
+    }
 }
