@@ -50,6 +50,8 @@ public final class ClusterMap {
     private Node root;
     private int levels;
     private long clusters;
+    /** Mapped logical clusters, kept as they change (thick volumes' reservations use it). */
+    private long mapped;
     private boolean released;
 
     private ClusterMap(ClusterRefcounts refs, Node root, int levels, long clusters) {
@@ -104,7 +106,9 @@ public final class ClusterMap {
         if (root != null) {
             root.refs++;
         }
-        return new ClusterMap(refs, root, levels, clusters);
+        ClusterMap copy = new ClusterMap(refs, root, levels, clusters);
+        copy.mapped = mapped;
+        return copy;
     }
 
     /**
@@ -159,6 +163,7 @@ public final class ClusterMap {
                 n.slots[i] = cluster + 1;
                 if (old == UNMAPPED) {
                     n.used++;
+                    mapped++;
                 } else {
                     refs.decrement(old);
                 }
@@ -195,6 +200,7 @@ public final class ClusterMap {
             long old = n.slots[i] - 1;
             n.slots[i] = 0;
             n.used--;
+            mapped--;
             refs.decrement(old);
         } else {
             Node kid = own((Node) n.kids[i]);
@@ -260,11 +266,9 @@ public final class ClusterMap {
         }
     }
 
-    /** Number of mapped clusters (walks the tree). */
+    /** Number of mapped logical clusters. */
     public long mappedClusters() {
-        long[] count = {0};
-        forEachMapped((l, p) -> ++count[0]);
-        return count[0];
+        return mapped;
     }
 
     // --- internals ---

@@ -60,7 +60,7 @@ public final class Container implements AutoCloseable {
     static final int REC_FULL_COPY = 10;
 
     /** Space figures of a container, in bytes. */
-    public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots) {
+    public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots, long reserved) {
     }
 
     private static final System.Logger LOG = System.getLogger("vvolgate.container");
@@ -185,7 +185,20 @@ public final class Container implements AutoCloseable {
 
     /** Creates a thin volume of {@code size} bytes. */
     public synchronized VirtualVolume createVolume(String name, VolumeType type, long size, int blockSize, byte[] nguid, UUID uuid) {
+        return createVolume(name, type, size, blockSize, nguid, uuid, false);
+    }
+
+    /**
+     * Creates a volume; a thick one reserves its whole size now (refused if the container cannot hold it),
+     * so its writes never fail for lack of space.
+     */
+    public synchronized VirtualVolume createVolume(String name, VolumeType type, long size, int blockSize, byte[] nguid, UUID uuid,
+                                                  boolean thick) {
         ensureOpen();
+        if (thick && clusters(size) > unreservedFree()) {
+            throw new VolumeException("cannot reserve " + size + " bytes for thick volume \"" + name + "\": "
+                    + unreservedFree() * clusterSize + " bytes are free and unreserved");
+        }
         if (blockSize != 512 && blockSize != 4096) {
             throw new VolumeException("block size must be 512 or 4096, not " + blockSize);
         }
@@ -194,7 +207,7 @@ public final class Container implements AutoCloseable {
         }
         long id = nextVolumeId;
         ByteBuf r = record(REC_CREATE, id);
-        r.writeByte(type.ordinal()).writeLongLE(size).writeShortLE(blockSize).writeBytes(nguid);
+        r.writeByte(type.ordinal() | (thick ? 0x80 : 0)).writeLongLE(size).writeShortLE(blockSize).writeBytes(nguid);
         r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
         writeString(r, name);
         VirtualVolume v = (VirtualVolume) applyAndLog(r);
@@ -416,7 +429,7 @@ public final class Container implements AutoCloseable {
                 provisioned += v.size();
             }
         }
-        return new Space(capacity, used, capacity - used, provisioned, heads, snaps);
+        return new Space(capacity, used, capacity - used, provisioned, heads, snaps, reservedClusters() * clusterSize);
     }
 
     /** Bytes a volume's map holds clusters for (its allocated space, shared or not). */
@@ -523,7 +536,9 @@ public final class Container implements AutoCloseable {
         nextVolumeId = Math.max(nextVolumeId, id + 1);
         switch (type) {
             case REC_CREATE -> {
-                VolumeType vt = VolumeType.of(p.readUnsignedByte());
+                int typeAndFlags = p.readUnsignedByte();
+                VolumeType vt = VolumeType.of(typeAndFlags & 0x7F);
+                boolean thick = (typeAndFlags & 0x80) != 0;
                 long size = p.readLongLE();
                 int bs = p.readUnsignedShortLE();
                 byte[] nguid = new byte[16];
@@ -531,7 +546,7 @@ public final class Container implements AutoCloseable {
                 UUID uuid = new UUID(p.readLong(), p.readLong());
                 String name = readString(p);
                 VirtualVolume v = new VirtualVolume(id, name, vt, size, bs, nguid, uuid, false, 0,
-                        ClusterMap.create(clusters(size), refs));
+                        ClusterMap.create(clusters(size), refs), thick);
                 volumes.put(id, v);
                 return v;
             }
@@ -679,6 +694,27 @@ public final class Container implements AutoCloseable {
         return free.size();
     }
 
+    long reservedClusters() {
+        long r = 0;
+        for (VirtualVolume v : volumes.values()) {
+            r += v.reservedClusters(clusterSize);
+        }
+        return r;
+    }
+
+    /** Free clusters that no thick volume has reserved: what thin volumes and snapshots may take. */
+    long unreservedFree() {
+        return Math.max(0, free.size() - reservedClusters());
+    }
+
+    /** Whether {@code volume} may take {@code clusters} more now. */
+    boolean mayAllocate(VirtualVolume volume, long clusters) {
+        if (volume.thick()) {
+            return clusters <= Math.min(free.size(), unreservedFree() + volume.reservedClusters(clusterSize));
+        }
+        return clusters <= unreservedFree();
+    }
+
     /** A free cluster, or -1 if the container is full. */
     long allocate() {
         Long c = free.poll();
@@ -791,7 +827,7 @@ public final class Container implements AutoCloseable {
         out.writeZero(CHECKPOINT_HEADER);
         for (VirtualVolume v : volumes.values()) {
             out.writeLongLE(v.id());
-            out.writeByte(v.type().ordinal());
+            out.writeByte(v.type().ordinal() | (v.thick() ? 0x80 : 0));
             out.writeLongLE(v.size());
             out.writeShortLE(v.blockSize());
             out.writeBytes(v.nguid());
@@ -853,7 +889,8 @@ public final class Container implements AutoCloseable {
             in.writerIndex((int) length);
             for (int i = 0; i < count; i++) {
                 long id = in.readLongLE();
-                VolumeType type = VolumeType.of(in.readUnsignedByte());
+                int typeAndFlags = in.readUnsignedByte();
+                VolumeType type = VolumeType.of(typeAndFlags & 0x7F);
                 long size = in.readLongLE();
                 int bs = in.readUnsignedShortLE();
                 byte[] nguid = new byte[16];
@@ -864,7 +901,7 @@ public final class Container implements AutoCloseable {
                 long parent = in.readLongLE();
                 String name = readString(in);
                 VirtualVolume v = new VirtualVolume(id, name, type, size, bs, nguid, uuid, readOnly, parent,
-                        ClusterMap.create(clusters(size), refs));
+                        ClusterMap.create(clusters(size), refs), (typeAndFlags & 0x80) != 0);
                 v.copyPending = copyPending;
                 int metadata = in.readIntLE();
                 for (int m = 0; m < metadata; m++) {

@@ -20,7 +20,8 @@ public final class VirtualVolume {
     private final byte[] nguid;
     private final UUID uuid;
     private final boolean readOnly;
-    private final long parentId;          // the volume a snapshot was taken of / the snapshot a clone came from; 0 = none
+    private final long parentId;
+    private final boolean thick;          // the volume a snapshot was taken of / the snapshot a clone came from; 0 = none
     private long size;
     ClusterMap map;
     final Map<String, String> metadata = new LinkedHashMap<>();
@@ -33,6 +34,12 @@ public final class VirtualVolume {
 
     VirtualVolume(long id, String name, VolumeType type, long size, int blockSize, byte[] nguid, UUID uuid,
                   boolean readOnly, long parentId, ClusterMap map) {
+        this(id, name, type, size, blockSize, nguid, uuid, readOnly, parentId, map, false);
+    }
+
+    VirtualVolume(long id, String name, VolumeType type, long size, int blockSize, byte[] nguid, UUID uuid,
+                  boolean readOnly, long parentId, ClusterMap map, boolean thick) {
+        this.thick = thick && !readOnly;
         this.id = id;
         this.name = name;
         this.type = type;
@@ -75,6 +82,20 @@ public final class VirtualVolume {
 
     public UUID uuid() {
         return uuid;
+    }
+
+    /** Thick volumes reserve their whole size in the container when created. */
+    public boolean thick() {
+        return thick;
+    }
+
+    /** Clusters a thick volume still holds in reserve: its size minus what it has mapped. */
+    long reservedClusters(int clusterSize) {
+        if (!thick) {
+            return 0;
+        }
+        long total = (size() + clusterSize - 1) / clusterSize;
+        return Math.max(0, total - map.mappedClusters());
     }
 
     /** Snapshots are read-only; heads and clones are writable. */

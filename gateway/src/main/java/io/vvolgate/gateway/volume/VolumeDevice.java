@@ -194,7 +194,7 @@ public final class VolumeDevice implements BlockDevice {
                 }
                 segments++;
             }
-            if (!unmapWhole && container.freeClusters() < segments) {
+            if (!unmapWhole && !container.mayAllocate(v, segments)) {
                 completion.completed(attachment, IoCompletion.ENOSPC);
                 return;
             }

@@ -244,4 +244,30 @@ class ContainerTest {
         assertArrayEquals(expected, read(container.device(full.id()), 0, 20 * CLUSTER));
         assertEquals(1.0, container.copyProgress(full.id()));
     }
+    @Test
+    void thickVolumesReserveTheirSpaceAndThinOnesCannotTakeIt() {
+        MemoryBlockDevice small = new MemoryBlockDevice(32L << 20, 512);
+        Container c = Container.format(small, UUID.randomUUID(), CLUSTER, 1 << 20, 1 << 20);
+        long clusters = c.space().capacity() / CLUSTER;
+        long thickClusters = clusters - 8;
+        VirtualVolume thick = c.createVolume("thick", VolumeType.DATA, thickClusters * CLUSTER, 512, id(1), UUID.randomUUID(), true);
+        assertEquals(thickClusters * CLUSTER, c.space().reserved());
+        VirtualVolume thin = c.createVolume("thin", VolumeType.DATA, 64L << 20, 512, id(2), UUID.randomUUID());
+        VolumeDevice t = c.device(thin.id());
+        for (int i = 0; i < 8; i++) {
+            assertEquals(IoCompletion.OK, write(t, (long) i * CLUSTER, pattern(4096, i), false));
+        }
+        assertEquals(IoCompletion.ENOSPC, write(t, 9L * CLUSTER, pattern(4096, 9), false), "the thick volume's reserve is not for others");
+        VolumeDevice k = c.device(thick.id());
+        assertEquals(IoCompletion.OK, write(k, 0, pattern((int) (16 * CLUSTER), 10), false), "the thick volume writes from its reserve");
+        assertEquals((thickClusters - 16) * CLUSTER, c.space().reserved());
+        assertThrows(VolumeException.class,
+                () -> c.createVolume("too-big", VolumeType.DATA, 2L * CLUSTER, 512, id(3), UUID.randomUUID(), true));
+        c.close();
+        Container again = Container.open(small);
+        assertTrue(again.volume(thick.id()).thick());
+        assertEquals((thickClusters - 16) * CLUSTER, again.space().reserved());
+        again.close();
+        small.close();
+    }
 }
