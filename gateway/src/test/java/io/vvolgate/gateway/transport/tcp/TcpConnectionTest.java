@@ -525,6 +525,7 @@ class TcpConnectionTest {
         channel.writeInbound(host.capsule(TestHost.sqe(WRITE, 1, 65536, CapsuleCmdPdu.SGL_TRANSPORT_DATA_BLOCK), null));
         channel.writeInbound(host.h2cData(1, 0, 0, new byte[1000], false));
         connection.close("test");
+        channel.runPendingTasks(); // close runs on the event loop, after answers already given
         assertFalse(channel.isOpen());
         assertEquals(1, target.queue().transportClosedCalls);
     }
