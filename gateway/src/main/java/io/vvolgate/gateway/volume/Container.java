@@ -70,8 +70,7 @@ public final class Container implements AutoCloseable {
     private final MetadataLog log;
     private final int clusterSize;
     private final ClusterRefcounts refs;
-    private final ArrayDeque<Long> free = new ArrayDeque<>();
-    private List<Long> freedSinceCommit = new ArrayList<>();
+    private final FreeClusters free;
     private final TreeMap<Long, VirtualVolume> volumes = new TreeMap<>();
     private final Map<Long, ArrayDeque<Runnable>> filling = new HashMap<>();
     private long recoveryMillis;
@@ -86,6 +85,7 @@ public final class Container implements AutoCloseable {
         this.log = log;
         this.clusterSize = sb.clusterSize();
         this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed);
+        this.free = new FreeClusters(sb.dataClusters());
     }
 
     // --- format and open ---
@@ -107,9 +107,7 @@ public final class Container implements AutoCloseable {
         writeSuperblocks(device, sb);
         log.start(0, 1);
         Container c = new Container(device, sb, log);
-        for (long cluster = 0; cluster < sb.dataClusters(); cluster++) {
-            c.free.add(cluster);
-        }
+        c.free.allFree();
         return c;
     }
 
@@ -128,12 +126,7 @@ public final class Container implements AutoCloseable {
         }
         MetadataLog.Position end = log.replay(sb.logHead(), sb.checkpointSequence() + 1, c::apply);
         c.replaying = false;
-        c.free.clear();
-        for (long cluster = 0; cluster < sb.dataClusters(); cluster++) {
-            if (c.refs.get(cluster) == 0) {
-                c.free.add(cluster);
-            }
-        }
+        c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
         for (VirtualVolume v : c.volumes.values()) {
             if (v.copyPending) {
@@ -346,7 +339,7 @@ public final class Container implements AutoCloseable {
                             logMap(clone.id(), lc, c);
                             sinceCommit++;
                         } else {
-                            free.push(c); // never referenced: reusable at once
+                            free.release(c); // never referenced: reusable at once
                         }
                         if (errno != IoCompletion.OK) {
                             throw new VolumeException("the full clone of volume " + clone.id() + " could not copy a cluster (errno " + errno + ")");
@@ -628,8 +621,7 @@ public final class Container implements AutoCloseable {
      * Clusters freed before the commit become reusable once it is durable.
      */
     synchronized CompletableFuture<Void> commit() {
-        List<Long> released = freedSinceCommit;
-        freedSinceCommit = new ArrayList<>();
+        long[] released = free.takePending();
         CompletableFuture<Void> dataDurable = new CompletableFuture<>();
         device.flush(dataDurable, COMPLETE_VOID);
         return dataDurable.thenCompose(v -> {
@@ -638,11 +630,7 @@ public final class Container implements AutoCloseable {
             }
         }).whenComplete((v, e) -> {
             synchronized (Container.this) {
-                if (e == null) {
-                    free.addAll(released);
-                } else {
-                    freedSinceCommit.addAll(released); // not durable: keep them out of use
-                }
+                free.commitDone(released, e == null); // not durable: they stay out of use
                 Container.this.notifyAll();
             }
         });
@@ -673,7 +661,7 @@ public final class Container implements AutoCloseable {
         if (replaying) {
             return; // the free list is rebuilt from the refcounts after replay
         }
-        freedSinceCommit.add(cluster);
+        free.freedPendingCommit(cluster);
     }
 
     // --- I/O support for VolumeDevice (under the lock) ---
@@ -691,7 +679,7 @@ public final class Container implements AutoCloseable {
     }
 
     long freeClusters() {
-        return free.size();
+        return free.count();
     }
 
     long reservedClusters() {
@@ -704,23 +692,21 @@ public final class Container implements AutoCloseable {
 
     /** Free clusters that no thick volume has reserved: what thin volumes and snapshots may take. */
     long unreservedFree() {
-        return Math.max(0, free.size() - reservedClusters());
+        return Math.max(0, free.count() - reservedClusters());
     }
 
     /** Whether {@code volume} may take {@code clusters} more now. */
     boolean mayAllocate(VirtualVolume volume, long clusters) {
         if (volume.thick()) {
-            return clusters <= Math.min(free.size(), unreservedFree() + volume.reservedClusters(clusterSize));
+            return clusters <= Math.min(free.count(), unreservedFree() + volume.reservedClusters(clusterSize));
         }
         return clusters <= unreservedFree();
     }
 
     /** A free cluster, or -1 if the container is full. */
     long allocate() {
-        Long c = free.poll();
-        return c == null ? -1 : c;
+        return free.allocate();
     }
-
     void logMap(long volumeId, long lc, long pc) {
         ByteBuf r = Unpooled.buffer(24);
         r.writeLongLE(volumeId).writeLongLE(lc).writeLongLE(pc);

@@ -177,7 +177,12 @@ public final class VolumeDevice implements BlockDevice {
         List<Runnable> issue = new ArrayList<>();
         synchronized (container) {
             // Room in the log for this request's records, before it starts filling clusters of its own.
-            container.ensureLogSpace();
+            try {
+                container.ensureLogSpace();
+            } catch (VolumeException e) {
+                completion.completed(attachment, IoCompletion.EIO); // the checkpoint failed: nothing changed
+                return;
+            }
             VirtualVolume v = container.liveVolume(volumeId);
             int errno = check(v, offset, length, true);
             if (errno != IoCompletion.OK) {
@@ -192,9 +197,14 @@ public final class VolumeDevice implements BlockDevice {
                         () -> modify(offset, length, src, fua, unmapWhole, attachment, completion))) {
                     return;
                 }
-                segments++;
+                long end = Math.min((at / cs + 1) * cs, offset + length);
+                boolean partial = at % cs != 0 || end - at < cs;
+                // Whole clusters being unmapped need no new cluster; everything else may (copy-on-write).
+                if (!unmapWhole || (partial && pc != ClusterMap.UNMAPPED)) {
+                    segments++;
+                }
             }
-            if (!unmapWhole && !container.mayAllocate(v, segments)) {
+            if (segments > 0 && !container.mayAllocate(v, segments)) {
                 completion.completed(attachment, IoCompletion.ENOSPC);
                 return;
             }
