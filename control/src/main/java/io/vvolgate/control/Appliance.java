@@ -7,6 +7,7 @@ import io.vvolgate.control.identity.IdentityStore;
 import io.vvolgate.gateway.Gateway;
 import io.vvolgate.gateway.GatewayException;
 import io.vvolgate.gateway.GatewaySpec;
+import io.vvolgate.gateway.NamespaceConflictException;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -40,16 +41,33 @@ public final class Appliance implements AutoCloseable {
         this.lockChannel = lockChannel;
     }
 
-    /** Why {@code serve} could not start; the message is a plain sentence for the operator. */
+    /**
+     * Why {@code serve} could not start; the message is a plain sentence for the operator. A
+     * {@link #configProblem} is the configuration contradicting what is stored (e.g. a volume larger than
+     * its namespace's size): the message then starts with {@code file:line:}, and the file is to be fixed.
+     */
     public static final class StartException extends Exception {
+        private final boolean configProblem;
+
         public StartException(String message) {
+            this(message, false);
+        }
+
+        public StartException(String message, boolean configProblem) {
             super(message);
+            this.configProblem = configProblem;
+        }
+
+        public boolean configProblem() {
+            return configProblem;
         }
     }
 
     /**
      * Starts the appliance and prints, on {@code out}:
      * <pre>
+     * vvolgate: container &lt;name&gt; &lt;UUID&gt; recovered in &lt;n&gt; ms (&lt;v&gt; volumes)   one line per container found,
+     * vvolgate: container &lt;name&gt; &lt;UUID&gt; formatted                          or made new on a blank device
      * vvolgate: subsystem &lt;NQN&gt; namespaces=&lt;n&gt;        one line per subsystem
      * vvolgate: listening &lt;address&gt;:&lt;port&gt; nvme-tcp &lt;io|discovery&gt;   one line per listener, real ports
      * vvolgate: ready
@@ -78,7 +96,26 @@ public final class Appliance implements AutoCloseable {
                     }
                 }
             }
-            Gateway gateway = Gateway.start(spec(config, identities));
+            for (ApplianceConfig.Container c : config.containers()) {
+                // A missing leg of a mirrored pair is a replacement, created at its partner's size.
+                if (c.size() == 0 && c.devices().stream().noneMatch(Files::exists)) {
+                    release(lock);
+                    throw new StartException(config.source() + ":" + c.line() + ": container \"" + c.name() + "\" has no size and its image "
+                            + c.devices().getFirst() + " does not exist (add e.g. size = \"64GiB\" to create it, or correct the path)", true);
+                }
+                for (Path device : c.devices()) {
+                    if (!Files.exists(device) && device.getParent() != null) {
+                        Files.createDirectories(device.getParent());
+                    }
+                }
+            }
+            Gateway gateway;
+            try {
+                gateway = Gateway.start(spec(config, identities));
+            } catch (NamespaceConflictException e) {
+                release(lock);
+                throw new StartException(where(config, e) + e.getMessage(), true);
+            }
             Appliance appliance = new Appliance(gateway, lock);
             try {
                 identities.recordImages(config);
@@ -86,6 +123,13 @@ public final class Appliance implements AutoCloseable {
             } catch (IdentityException e) {
                 // The gateway runs with the right identities; only the rename detection is missing.
                 err.println("vvolgate: warning: " + e.getMessage());
+            }
+            for (Gateway.ContainerStatus c : gateway.containers()) {
+                out.println("vvolgate: container " + c.name() + " " + c.id() + (c.formatted() ? " formatted"
+                        : " recovered in " + c.recoveryMillis() + " ms (" + c.volumes() + " volumes)"));
+            }
+            for (String warning : sizeWarnings(config, gateway.containers())) {
+                err.println("vvolgate: warning: " + warning);
             }
             for (ApplianceConfig.Subsystem s : config.subsystems()) {
                 out.println("vvolgate: subsystem " + s.nqn() + " namespaces=" + s.namespaces().size());
@@ -112,6 +156,38 @@ public final class Appliance implements AutoCloseable {
         }
     }
 
+    /** {@code file:line: namespace N of NQN: } for the namespace {@code e} is about (its size line for a volume). */
+    private static String where(ApplianceConfig config, NamespaceConflictException e) {
+        for (ApplianceConfig.Subsystem s : config.subsystems()) {
+            if (!s.nqn().equals(e.nqn())) {
+                continue;
+            }
+            for (ApplianceConfig.Namespace ns : s.namespaces()) {
+                if (ns.nsid() == e.nsid()) {
+                    int line = ns.volume() == null ? 0 : ns.volume().sizeLine();
+                    return config.source() + ":" + line + ": namespace " + Integer.toUnsignedString(ns.nsid()) + " of subsystem "
+                            + s.nqn() + ": ";
+                }
+            }
+        }
+        return config.source() + ": ";
+    }
+
+    /** A container whose image already existed keeps its size; say so when the file asks for another. */
+    static List<String> sizeWarnings(ApplianceConfig config, List<Gateway.ContainerStatus> opened) {
+        List<String> warnings = new ArrayList<>();
+        for (ApplianceConfig.Container c : config.containers()) {
+            for (Gateway.ContainerStatus status : opened) {
+                if (status.name().equals(c.name()) && c.size() != 0 && c.size() != status.deviceSize()) {
+                    warnings.add(config.source() + ":" + c.line() + ": container \"" + c.name() + "\" has size " + c.size()
+                            + " but its device holds " + status.deviceSize() + " bytes; size applies only when the image is"
+                            + " created, and a container cannot be resized");
+                }
+            }
+        }
+        return warnings;
+    }
+
     /** The admin API's description of {@code config}, with the identities from {@code identities}. */
     static GatewaySpec spec(ApplianceConfig config, IdentityStore identities) {
         List<GatewaySpec.SubsystemSpec> subsystems = new ArrayList<>();
@@ -122,6 +198,9 @@ public final class Appliance implements AutoCloseable {
                 GatewaySpec.DeviceSpec device = switch (ns.backend()) {
                     case FILE -> new GatewaySpec.FileDevice(ns.path(), ns.size());
                     case MEMORY -> new GatewaySpec.MemoryDevice(ns.size());
+                    // The identity below is given to the volume only if it is created now; an existing
+                    // volume is exported with its own.
+                    case VOLUME -> new GatewaySpec.VolumeDevice(ns.volume().container(), ns.volume().name(), ns.size(), ns.blockSize());
                 };
                 namespaces.add(new GatewaySpec.NamespaceSpec(ns.nsid(), device, ns.blockSize(), id.nguid(), id.uuid(),
                         ns.anaGroup()));
@@ -132,7 +211,10 @@ public final class Appliance implements AutoCloseable {
         List<GatewaySpec.ListenerSpec> listeners = config.listeners().stream()
                 .map(l -> new GatewaySpec.ListenerSpec(l.address(), l.port(), l.discovery()))
                 .toList();
-        return new GatewaySpec(subsystems, listeners, config.ioThreads());
+        List<GatewaySpec.ContainerSpec> containers = config.containers().stream()
+                .map(c -> new GatewaySpec.ContainerSpec(c.name(), c.devices(), c.size(), c.clusterSize()))
+                .toList();
+        return new GatewaySpec(containers, subsystems, listeners, config.ioThreads());
     }
 
     public List<Gateway.BoundListener> listeners() {

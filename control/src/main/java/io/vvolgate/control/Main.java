@@ -156,7 +156,7 @@ public final class Main {
         } catch (Appliance.StartException e) {
             err.println("vvolgate: error: " + e.getMessage());
             err.flush();
-            return EXIT_START_FAILED;
+            return e.configProblem() ? EXIT_USAGE : EXIT_START_FAILED;
         }
         return lifetime.serve(appliance);
     }

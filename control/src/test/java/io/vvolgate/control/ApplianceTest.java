@@ -3,6 +3,7 @@ package io.vvolgate.control;
 import io.vvolgate.control.config.ApplianceConfig;
 import io.vvolgate.control.config.ConfigParser;
 import io.vvolgate.control.identity.IdentityStore;
+import io.vvolgate.gateway.Gateway;
 import io.vvolgate.gateway.GatewaySpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,6 +42,50 @@ class ApplianceTest {
         assertEquals(1, ns.anaGroup());
         assertEquals(ids.namespace(s.nqn(), 1).uuid(), ns.uuid());
         assertArrayEquals(ids.namespace(s.nqn(), 1).nguid(), ns.nguid());
+    }
+
+    @Test
+    void containersAndVolumeNamespacesReachTheSpec(@TempDir Path dir) throws Exception {
+        ApplianceConfig config = ConfigParser.parse("""
+                [[listener]]
+                address = "127.0.0.1"
+                port = 0
+                [[container]]
+                name = "pool"
+                devices = ["pool.img"]
+                size = "1GiB"
+                cluster_size = "128KiB"
+                [[subsystem]]
+                nqn = "nqn.2026-11.io.vvolgate:v"
+                allow_any_host = true
+                [[subsystem.namespace]]
+                backend = "volume"
+                container = "pool"
+                volume = "vm1"
+                size = "8MiB"
+                block_size = 4096
+                """, "v.toml", dir);
+        IdentityStore ids = IdentityStore.load(config.stateDir());
+        ids.assign(config);
+        GatewaySpec spec = Appliance.spec(config, ids);
+        assertEquals(List.of(new GatewaySpec.ContainerSpec("pool", List.of(dir.resolve("var/pool.img")), 1L << 30, 128 << 10)),
+                spec.containers());
+        GatewaySpec.NamespaceSpec ns = spec.subsystems().getFirst().namespaces().getFirst();
+        assertEquals(new GatewaySpec.VolumeDevice("pool", "vm1", 8L << 20, 4096), ns.device());
+        assertEquals(4096, ns.blockSize());
+        // Given to the volume if it is created now.
+        assertEquals(ids.namespace("nqn.2026-11.io.vvolgate:v", 1).uuid(), ns.uuid());
+    }
+
+    @Test
+    void aSizeThatCannotApplyToAnExistingContainerIsAWarning() throws Exception {
+        ApplianceConfig config = new ApplianceConfig("v.toml", Path.of("/s"), 1, List.of(),
+                List.of(new ApplianceConfig.Container("pool", List.of(Path.of("/s/pool.img")), 2L << 30, 65536, 5)), List.of());
+        assertEquals(List.of("v.toml:5: container \"pool\" has size 2147483648 but its device holds 1073741824 bytes; size applies"
+                        + " only when the image is created, and a container cannot be resized"),
+                Appliance.sizeWarnings(config, List.of(new Gateway.ContainerStatus("pool", java.util.UUID.randomUUID(), false, 3, 1, 1L << 30))));
+        assertEquals(List.of(), Appliance.sizeWarnings(config,
+                List.of(new Gateway.ContainerStatus("pool", java.util.UUID.randomUUID(), false, 3, 1, 2L << 30))));
     }
 
     @Test

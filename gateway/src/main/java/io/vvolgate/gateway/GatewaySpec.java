@@ -1,23 +1,105 @@
 package io.vvolgate.gateway;
 
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 
 /**
- * Everything the gateway needs to start: the admin API's description of subsystems, namespaces and
- * listeners. The control plane builds one (from a config file, later from the VASA service) and hands it
- * to {@link Gateway#start}. Validation of the values happens in the constructors, so a spec that exists
- * is well-formed.
+ * Everything the gateway needs to start: the admin API's description of storage containers, subsystems,
+ * namespaces and listeners. The control plane builds one (from a config file, later from the VASA service)
+ * and hands it to {@link Gateway#start}. Validation of the values happens in the constructors, so a spec
+ * that exists is well-formed: container names are unique, every volume namespace names a container of the
+ * spec, and no volume is exported twice.
  */
-public record GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> listeners, int ioThreads) {
+public record GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> subsystems, List<ListenerSpec> listeners,
+                          int ioThreads) {
+
+    public static final int MIN_CLUSTER_SIZE = 4096;
+    public static final int MAX_CLUSTER_SIZE = 8 << 20;
+    public static final int DEFAULT_CLUSTER_SIZE = 64 << 10;
 
     public GatewaySpec {
+        containers = List.copyOf(containers);
         subsystems = List.copyOf(subsystems);
         listeners = List.copyOf(listeners);
         if (ioThreads < 1) {
             throw new IllegalArgumentException("ioThreads must be at least 1, not " + ioThreads);
+        }
+        Set<String> names = new HashSet<>();
+        Set<Path> paths = new HashSet<>();
+        for (ContainerSpec c : containers) {
+            if (!names.add(c.name())) {
+                throw new IllegalArgumentException("container " + c.name() + " is specified twice");
+            }
+            for (Path p : c.devices()) {
+                if (!paths.add(p)) {
+                    throw new IllegalArgumentException(p + " is a device of two containers (or twice of one)");
+                }
+            }
+        }
+        Map<String, String> exported = new HashMap<>();
+        for (SubsystemSpec s : subsystems) {
+            for (NamespaceSpec n : s.namespaces()) {
+                if (n.device() instanceof VolumeDevice v) {
+                    if (!names.contains(v.container())) {
+                        throw new IllegalArgumentException("namespace " + n.nsid() + " of " + s.nqn()
+                                + " names container " + v.container() + ", which the spec does not have");
+                    }
+                    String previous = exported.putIfAbsent(v.container() + "\0" + v.volume(), "namespace " + n.nsid() + " of " + s.nqn());
+                    if (previous != null) {
+                        throw new IllegalArgumentException("volume " + v.volume() + " of container " + v.container()
+                                + " is exported twice: by " + previous + " and by namespace " + n.nsid() + " of " + s.nqn());
+                    }
+                } else if (n.device() instanceof FileDevice f && paths.contains(f.path())) {
+                    throw new IllegalArgumentException("namespace " + n.nsid() + " of " + s.nqn() + " uses " + f.path()
+                            + ", a device of a container");
+                }
+            }
+        }
+    }
+
+    /** A spec without storage containers. */
+    public GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> listeners, int ioThreads) {
+        this(List.of(), subsystems, listeners, ioThreads);
+    }
+
+    /**
+     * A storage container (see {@code volume.Container}): opened if its device holds one, formatted if the
+     * device is blank (a new image, or zeroes where the superblocks go), refused otherwise.
+     *
+     * @param name        how namespaces refer to it; unique in the spec
+     * @param devices     image files or block devices: one, or two for a mirrored pair
+     * @param size        bytes of an image file created now; 0 = none given (an existing image or a block
+     *                    device keeps the size it has)
+     * @param clusterSize allocation unit when the container is formatted now (a power of two, 4 KiB..8 MiB);
+     *                    an existing container keeps its own
+     */
+    public record ContainerSpec(String name, List<Path> devices, long size, int clusterSize) {
+        public ContainerSpec {
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("a container needs a name");
+            }
+            devices = List.copyOf(devices);
+            if (devices.isEmpty() || devices.size() > 2) {
+                throw new IllegalArgumentException("container " + name + " needs one device, or two for a mirrored pair, not "
+                        + devices.size());
+            }
+            if (devices.size() == 2 && devices.get(0).equals(devices.get(1))) {
+                throw new IllegalArgumentException("container " + name + " names " + devices.get(0) + " twice");
+            }
+            if (size < 0) {
+                throw new IllegalArgumentException("container " + name + " size " + size + " is negative");
+            }
+            if (clusterSize < MIN_CLUSTER_SIZE || clusterSize > MAX_CLUSTER_SIZE || Integer.bitCount(clusterSize) != 1) {
+                throw new IllegalArgumentException("container " + name + " cluster size " + clusterSize
+                        + " is not a power of two from 4 KiB to 8 MiB");
+            }
         }
     }
 
@@ -51,6 +133,10 @@ public record GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> lis
                 throw new IllegalArgumentException("an NGUID has 16 bytes");
             }
             nguid = nguid.clone();
+            if (device instanceof VolumeDevice v && v.blockSize() != blockSize) {
+                throw new IllegalArgumentException("namespace " + nsid + " has block size " + blockSize
+                        + " but its volume spec says " + v.blockSize());
+            }
         }
 
         @Override
@@ -60,7 +146,7 @@ public record GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> lis
     }
 
     /** Where a namespace keeps its blocks. */
-    public sealed interface DeviceSpec permits MemoryDevice, FileDevice {
+    public sealed interface DeviceSpec permits MemoryDevice, FileDevice, VolumeDevice {
         long size();
     }
 
@@ -70,6 +156,29 @@ public record GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> lis
 
     /** A regular file (created sparse at {@code size} bytes if missing) or a block device. */
     public record FileDevice(Path path, long size) implements DeviceSpec {
+    }
+
+    /**
+     * A virtual volume of a container of the spec. The namespace exports the volume with the volume's own
+     * NGUID and UUID; the namespace spec's identity is given to the volume only when it is created now.
+     *
+     * @param container the {@link ContainerSpec#name()} of its container
+     * @param volume    the volume's name in the container; created thin if the container has none of that name
+     * @param size      bytes: the size of a volume created now; an existing volume smaller than this is grown,
+     *                  one larger is refused (shrinking loses data)
+     * @param blockSize the LBA size; an existing volume must have it
+     */
+    public record VolumeDevice(String container, String volume, long size, int blockSize) implements DeviceSpec {
+        public VolumeDevice {
+            Objects.requireNonNull(container, "container");
+            Objects.requireNonNull(volume, "volume");
+            if (blockSize != 512 && blockSize != 4096) {
+                throw new IllegalArgumentException("volume " + volume + " block size " + blockSize + " is not 512 or 4096");
+            }
+            if (size <= 0 || size % blockSize != 0) {
+                throw new IllegalArgumentException("volume " + volume + " size " + size + " is not a positive multiple of " + blockSize);
+            }
+        }
     }
 
     /** One NVMe/TCP listener; {@code port} 0 takes any free port. */

@@ -131,6 +131,13 @@ final class ApplianceProcess implements AutoCloseable
         }
     }
 
+    /** SIGKILL: the process dies at once, whatever it was doing (what a crash does). */
+    void kill() throws InterruptedException
+    {
+        process.destroyForcibly();
+        process.waitFor(20, TimeUnit.SECONDS);
+    }
+
     synchronized int port(final String kind)
     {
         final Integer port = ports.get(kind);

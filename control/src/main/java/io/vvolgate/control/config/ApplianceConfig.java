@@ -10,13 +10,46 @@ import java.util.List;
  * @param source     where it came from, as shown in messages ({@code vvolgate.toml}, {@code default.toml (built in)})
  * @param stateDir   where identities and relative file images live
  * @param ioThreads  data-plane I/O threads
+ * @param containers storage containers, in file order
  */
 public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
-                              List<Subsystem> subsystems) {
+                              List<Container> containers, List<Subsystem> subsystems) {
 
     public ApplianceConfig {
         listeners = List.copyOf(listeners);
+        containers = List.copyOf(containers);
         subsystems = List.copyOf(subsystems);
+    }
+
+    /** A configuration without storage containers. */
+    public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners, List<Subsystem> subsystems) {
+        this(source, stateDir, ioThreads, listeners, List.of(), subsystems);
+    }
+
+    /**
+     * A storage container: a pool of space on its device(s) from which volume namespaces are carved.
+     *
+     * @param name        unique; what {@code container = "..."} of a namespace refers to
+     * @param devices     absolute image or block-device paths: one, or two for a mirrored pair
+     * @param size        bytes of an image created at start; 0 when not given (the image must then exist)
+     * @param clusterSize allocation unit when the container is formatted
+     * @param line        line of its {@code [[container]]} header, for messages found only at start
+     */
+    public record Container(String name, List<Path> devices, long size, int clusterSize, int line) {
+        public Container {
+            devices = List.copyOf(devices);
+        }
+    }
+
+    /**
+     * Which volume a {@link Backend#VOLUME} namespace exports.
+     *
+     * @param container the container's name
+     * @param name      the volume's name in it
+     * @param line      line of the namespace's {@code [[subsystem.namespace]]} header
+     * @param sizeLine  line of its {@code size} key (a size smaller than the volume is refused there)
+     */
+    public record VolumeRef(String container, String name, int line, int sizeLine) {
     }
 
     /** An NVMe/TCP listener; {@code port} 0 takes any free port. */
@@ -33,7 +66,7 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
     }
 
     public enum Backend {
-        FILE, MEMORY;
+        FILE, MEMORY, VOLUME;
 
         /** The spelling used in config and identity files. */
         public String key() {
@@ -44,8 +77,14 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
     /**
      * A namespace of a subsystem.
      *
-     * @param path absolute image or block-device path for {@link Backend#FILE}; null for memory
+     * @param path   absolute image or block-device path for {@link Backend#FILE}; null otherwise
+     * @param volume the volume exported for {@link Backend#VOLUME}; null otherwise
      */
-    public record Namespace(int nsid, Backend backend, Path path, long size, int blockSize, int anaGroup) {
+    public record Namespace(int nsid, Backend backend, Path path, long size, int blockSize, int anaGroup, VolumeRef volume) {
+
+        /** A file or memory namespace. */
+        public Namespace(int nsid, Backend backend, Path path, long size, int blockSize, int anaGroup) {
+            this(nsid, backend, path, size, blockSize, anaGroup, null);
+        }
     }
 }

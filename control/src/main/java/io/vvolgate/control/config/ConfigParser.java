@@ -1,6 +1,9 @@
 package io.vvolgate.control.config;
 
 import io.vvolgate.control.config.ApplianceConfig.Backend;
+import io.vvolgate.control.config.ApplianceConfig.Container;
+import io.vvolgate.control.config.ApplianceConfig.VolumeRef;
+import io.vvolgate.gateway.GatewaySpec;
 import io.vvolgate.control.config.ApplianceConfig.Listener;
 import io.vvolgate.control.config.ApplianceConfig.Namespace;
 import io.vvolgate.control.config.ApplianceConfig.Subsystem;
@@ -46,12 +49,22 @@ public final class ConfigParser {
     /** Identify Controller's Model Number field: 40 ASCII bytes. */
     public static final int MODEL_MAX_BYTES = 40;
 
-    private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
+    /** A container's cluster size when the file does not say. */
+    public static final int DEFAULT_CLUSTER_SIZE = GatewaySpec.DEFAULT_CLUSTER_SIZE;
+    /** Smallest image a container may be created on: room for its metadata areas and some clusters. */
+    public static final long MIN_CONTAINER_SIZE = 16L << 20;
+    /** The storage engine keeps volume names of at most this many bytes of UTF-8. */
+    public static final int VOLUME_NAME_MAX_BYTES = 1024;
 
-    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "listener", "subsystem");
+    private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
+    private static final Pattern CONTAINER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "listener", "container", "subsystem");
     private static final Set<String> LISTENER_KEYS = Set.of("address", "port", "kind");
+    private static final Set<String> CONTAINER_KEYS = Set.of("name", "devices", "size", "cluster_size");
     private static final Set<String> SUBSYSTEM_KEYS = Set.of("nqn", "allow_any_host", "hosts", "model", "namespace");
-    private static final Set<String> NAMESPACE_KEYS = Set.of("nsid", "backend", "path", "size", "block_size", "ana_group");
+    private static final Set<String> NAMESPACE_KEYS = Set.of("nsid", "backend", "path", "size", "block_size", "ana_group",
+            "container", "volume");
 
     private ConfigParser() {
     }
@@ -114,9 +127,16 @@ public final class ConfigParser {
 
     /** One parse: walks the document and records problems; returns null fields where a value was bad. */
     private static final class Reader {
+        /** A file or device some part of the configuration stores data on; no two may share one. */
+        private record PathUse(Path path, String user, TomlPosition at) {
+        }
+
         private final TomlParseResult root;
         private final Problems problems;
         private final Path baseDir;
+        private final List<PathUse> pathUses = new ArrayList<>();
+        /** Container names defined (also those with other problems), to check what namespaces refer to. */
+        private final Set<String> containerNames = new HashSet<>();
 
         Reader(TomlParseResult root, Problems problems, Path baseDir) {
             this.root = root;
@@ -141,9 +161,120 @@ public final class ConfigParser {
                 problems.add(top.at("io_threads"), "io_threads " + threads + " is out of range (1..256)");
             }
             List<Listener> listeners = readListeners(top);
+            List<Container> containers = readContainers(top, stateDir);
             List<Subsystem> subsystems = readSubsystems(top, stateDir);
+            checkPathsUsedOnce();
             return new ApplianceConfig(problems.source, stateDir, threads == null ? DEFAULT_IO_THREADS : threads.intValue(),
-                    listeners, subsystems);
+                    listeners, containers, subsystems);
+        }
+
+        /** Reports every use of a path after its first one in the file, naming the first. */
+        private void checkPathsUsedOnce() {
+            List<PathUse> inFileOrder = new ArrayList<>(pathUses);
+            inFileOrder.sort(Comparator.comparingInt((PathUse u) -> u.at().line()).thenComparingInt(u -> u.at().column()));
+            Map<Path, PathUse> first = new HashMap<>();
+            for (PathUse use : inFileOrder) {
+                PathUse previous = first.putIfAbsent(use.path(), use);
+                if (previous != null) {
+                    problems.add(use.at(), use.user() + " uses " + use.path() + ", which " + previous.user()
+                            + " (line " + previous.at().line() + ") uses already");
+                }
+            }
+        }
+
+        private List<Container> readContainers(Section top, Path stateDir) {
+            List<Container> containers = new ArrayList<>();
+            List<Section> sections = top.arrayOfTables("container", "container", CONTAINER_KEYS);
+            if (sections == null) {
+                return containers;
+            }
+            Map<String, Integer> names = new HashMap<>();
+            for (Section s : sections) {
+                s.checkKeys();
+                String name = s.string("name", null);
+                if (name == null) {
+                    if (!s.has("name")) {
+                        problems.add(s.header, "container has no name (add e.g. name = \"pool\"; namespaces refer to it by name)");
+                    }
+                } else if (!CONTAINER_NAME.matcher(name).matches()) {
+                    problems.add(s.at("name"), "container name \"" + abbreviate(name) + "\" must be 1 to 64 letters, digits,"
+                            + " '.', '_' or '-', starting with a letter or digit");
+                    containerNames.add(name); // refer to it without a second complaint
+                    name = null;
+                } else {
+                    containerNames.add(name);
+                    Integer first = names.putIfAbsent(name, s.at("name").line());
+                    if (first != null) {
+                        problems.add(s.at("name"), "container \"" + name + "\" is already defined at line " + first);
+                        name = null;
+                    }
+                }
+                String what = name == null ? "container" : "container \"" + name + "\"";
+                List<Path> devices = readDevices(s, what, stateDir);
+                Long size = s.has("size") ? readBytes(s, "size", what, false) : Long.valueOf(0); // 0: the image must exist
+                if (size != null && size != 0 && size < MIN_CONTAINER_SIZE) {
+                    problems.add(s.at("size"), what + " size " + size + " is too small for a container (at least "
+                            + ByteSize.format(MIN_CONTAINER_SIZE) + ")");
+                    size = null;
+                } else if (size != null && size % 4096 != 0) {
+                    problems.add(s.at("size"), what + " size " + size + " is not a multiple of 4KiB (e.g. "
+                            + ByteSize.format(Math.max(MIN_CONTAINER_SIZE, size / 4096 * 4096)) + ")");
+                    size = null;
+                }
+                Long clusterSize = readBytes(s, "cluster_size", what, false);
+                if (clusterSize == null && !s.has("cluster_size")) {
+                    clusterSize = (long) DEFAULT_CLUSTER_SIZE;
+                } else if (clusterSize != null && (clusterSize < GatewaySpec.MIN_CLUSTER_SIZE || clusterSize > GatewaySpec.MAX_CLUSTER_SIZE
+                        || Long.bitCount(clusterSize) != 1)) {
+                    problems.add(s.at("cluster_size"), what + " cluster_size " + clusterSize
+                            + " is not a power of two from 4KiB to 8MiB (e.g. \"64KiB\")");
+                    clusterSize = null;
+                }
+                if (name != null && devices != null && size != null && clusterSize != null) {
+                    containers.add(new Container(name, devices, size, clusterSize.intValue(), s.header.line()));
+                }
+            }
+            return containers;
+        }
+
+        /** A container's {@code devices}: absolute paths, recorded as used; null (problem recorded) if bad. */
+        private List<Path> readDevices(Section s, String what, Path stateDir) {
+            Object value = s.table.get(List.of("devices"));
+            if (value == null) {
+                problems.add(s.header, what + " has no devices (add e.g. devices = [\"pool.img\"], relative to state_dir)");
+                return null;
+            }
+            if (!(value instanceof TomlArray array)) {
+                problems.add(s.at("devices"), what + " devices must be an array of image or block-device paths, not " + typeName(value)
+                        + " (e.g. devices = [\"pool.img\"])");
+                return null;
+            }
+            if (array.isEmpty()) {
+                problems.add(s.at("devices"), what + " has an empty devices list (give one image or block device, e.g. [\"pool.img\"])");
+                return null;
+            }
+            if (array.size() > 2) {
+                problems.add(s.at("devices"), what + " lists " + array.size() + " devices; a container has one, or two for a mirrored pair");
+                return null;
+            }
+            List<Path> devices = new ArrayList<>();
+            boolean ok = true;
+            for (int i = 0; i < array.size(); i++) {
+                Object device = array.get(i);
+                TomlPosition at = array.inputPositionOf(i);
+                if (!(device instanceof String text)) {
+                    problems.add(at, what + " devices must hold strings (paths), not " + typeName(device));
+                    ok = false;
+                } else if (text.isBlank()) {
+                    problems.add(at, what + " has an empty device path");
+                    ok = false;
+                } else {
+                    Path path = stateDir.resolve(text).normalize();
+                    pathUses.add(new PathUse(path, what, at));
+                    devices.add(path);
+                }
+            }
+            return ok ? devices : null;
         }
 
         private List<Listener> readListeners(Section top) {
@@ -211,7 +342,7 @@ public final class ConfigParser {
                 problems.add(top.header, "no [[subsystem]]: add one with an nqn and a [[subsystem.namespace]]");
             }
             Map<String, Integer> nqns = new HashMap<>();
-            Map<Path, String> paths = new HashMap<>();
+            Map<String, String> volumes = new HashMap<>();
             for (Section s : sections) {
                 s.checkKeys();
                 String nqn = s.string("nqn", null);
@@ -240,7 +371,7 @@ public final class ConfigParser {
                             + " printable ASCII characters");
                     model = DEFAULT_MODEL;
                 }
-                List<Namespace> namespaces = readNamespaces(s, name, stateDir, paths);
+                List<Namespace> namespaces = readNamespaces(s, name, stateDir, volumes);
                 if (nqn != null && anyHost != null && model != null) {
                     subsystems.add(new Subsystem(nqn, anyHost, hosts, model, namespaces));
                 }
@@ -278,7 +409,8 @@ public final class ConfigParser {
             return hosts;
         }
 
-        private List<Namespace> readNamespaces(Section subsystem, String name, Path stateDir, Map<Path, String> paths) {
+        /** {@code volumes}: "container/volume" of the volumes exported so far, to the namespace exporting it. */
+        private List<Namespace> readNamespaces(Section subsystem, String name, Path stateDir, Map<String, String> volumes) {
             List<Namespace> namespaces = new ArrayList<>();
             List<Section> sections = subsystem.arrayOfTables("namespace", "subsystem.namespace", NAMESPACE_KEYS);
             if (sections == null) {
@@ -306,14 +438,16 @@ public final class ConfigParser {
                 String backendText = s.string("backend", null);
                 if (backendText == null) {
                     if (!s.has("backend")) {
-                        problems.add(s.header, what + " has no backend (add backend = \"file\" or \"memory\")");
+                        problems.add(s.header, what + " has no backend (add backend = \"file\", \"memory\" or \"volume\")");
                     }
                 } else if (backendText.equals("file")) {
                     backend = Backend.FILE;
                 } else if (backendText.equals("memory")) {
                     backend = Backend.MEMORY;
+                } else if (backendText.equals("volume")) {
+                    backend = Backend.VOLUME;
                 } else {
-                    problems.add(s.at("backend"), what + " backend \"" + backendText + "\" is not \"file\" or \"memory\"");
+                    problems.add(s.at("backend"), what + " backend \"" + backendText + "\" is not \"file\", \"memory\" or \"volume\"");
                 }
 
                 Long blockSize = s.integer("block_size", 512L);
@@ -322,7 +456,7 @@ public final class ConfigParser {
                     blockSize = null;
                 }
 
-                Long size = readSize(s, what);
+                Long size = readBytes(s, "size", what, true);
                 if (size != null && blockSize != null && size % blockSize != 0) {
                     problems.add(s.at("size"), what + " size " + size + " is not a multiple of block_size " + blockSize
                             + " (e.g. " + ByteSize.format(Math.max(blockSize, size / blockSize * blockSize)) + ")");
@@ -338,6 +472,9 @@ public final class ConfigParser {
                 String pathText = s.string("path", null);
                 if (backend == Backend.MEMORY && s.has("path")) {
                     problems.add(s.at("path"), what + " is in memory and cannot have a path (remove path or use backend = \"file\")");
+                } else if (backend == Backend.VOLUME && s.has("path")) {
+                    problems.add(s.at("path"), what + " is a volume of a container and cannot have a path (its data lives on the"
+                            + " container's devices; remove path)");
                 } else if (backend == Backend.FILE && pathText == null && !s.has("path")) {
                     problems.add(s.header, what + " has backend \"file\" but no path (add e.g. path = \"ns" + (nsid == null ? 1 : nsid)
                             + ".img\", relative to state_dir)");
@@ -345,24 +482,75 @@ public final class ConfigParser {
                     problems.add(s.at("path"), what + " path is empty");
                 } else if (backend == Backend.FILE && pathText != null) {
                     path = stateDir.resolve(pathText).normalize();
-                    String previous = paths.putIfAbsent(path, what + " (line " + s.at("path").line() + ")");
-                    if (previous != null) {
-                        problems.add(s.at("path"), what + " uses " + path + ", which " + previous + " uses already");
-                    }
+                    pathUses.add(new PathUse(path, what, s.at("path")));
                 }
 
+                VolumeRef volume = readVolumeRef(s, what, backend, volumes);
+
                 if (nsid != null && backend != null && size != null && blockSize != null && anaGroup != null
-                        && (backend == Backend.MEMORY || path != null)) {
-                    namespaces.add(new Namespace(nsid.intValue(), backend, path, size, blockSize.intValue(), anaGroup.intValue()));
+                        && (backend == Backend.MEMORY || path != null || volume != null)) {
+                    namespaces.add(new Namespace(nsid.intValue(), backend, path, size, blockSize.intValue(), anaGroup.intValue(), volume));
                 }
             }
             return namespaces;
         }
 
-        private Long readSize(Section s, String what) {
-            Object value = s.table.get(List.of("size"));
+        /**
+         * The {@code container} and {@code volume} keys: required for a volume namespace, refused for the
+         * others. Null if absent or bad (problem recorded).
+         */
+        private VolumeRef readVolumeRef(Section s, String what, Backend backend, Map<String, String> volumes) {
+            String container = s.string("container", null);
+            String volume = s.string("volume", null);
+            if (backend != Backend.VOLUME) {
+                for (String key : List.of("container", "volume")) {
+                    if (backend != null && s.has(key)) {
+                        problems.add(s.at(key), what + " has backend \"" + backend.key() + "\"; " + key
+                                + " applies only to backend = \"volume\"");
+                    }
+                }
+                return null;
+            }
+            if (container == null && !s.has("container")) {
+                problems.add(s.header, what + " has backend \"volume\" but no container (add container = \"<name of a [[container]]>\")");
+            } else if (container != null && !containerNames.contains(container)) {
+                problems.add(s.at("container"), what + " names container \"" + abbreviate(container) + "\", which no [[container]] defines"
+                        + (containerNames.isEmpty() ? "" : " (defined: " + String.join(", ", containerNames.stream().sorted().toList()) + ")"));
+                container = null;
+            }
+            if (volume == null && !s.has("volume")) {
+                problems.add(s.header, what + " has backend \"volume\" but no volume (add e.g. volume = \"vm1\"; it is created if the"
+                        + " container has no volume of that name)");
+            } else if (volume != null && (volume.isBlank() || volume.getBytes(StandardCharsets.UTF_8).length > VOLUME_NAME_MAX_BYTES
+                    || volume.chars().anyMatch(Character::isISOControl))) {
+                problems.add(s.at("volume"), what + " volume name \"" + abbreviate(volume) + "\" must be 1 to " + VOLUME_NAME_MAX_BYTES
+                        + " bytes without control characters");
+                volume = null;
+            }
+            if (container == null || volume == null) {
+                return null;
+            }
+            String key = container + "/" + volume;
+            String here = what + " (line " + s.at("volume").line() + ")";
+            String previous = volumes.putIfAbsent(key, here);
+            if (previous != null) {
+                problems.add(s.at("volume"), what + " exports volume \"" + volume + "\" of container \"" + container + "\", which "
+                        + previous + " exports already (a volume is one namespace)");
+                return null;
+            }
+            return new VolumeRef(container, volume, s.header.line(), s.at("size").line());
+        }
+
+        /**
+         * A byte count under {@code key}: an integer or a size string such as "1GiB", more than 0. Null if
+         * absent (a problem if {@code required}) or bad (problem recorded).
+         */
+        private Long readBytes(Section s, String key, String what, boolean required) {
+            Object value = s.table.get(List.of(key));
             if (value == null) {
-                problems.add(s.header, what + " has no size (add e.g. size = \"1GiB\")");
+                if (required) {
+                    problems.add(s.header, what + " has no " + key + " (add e.g. " + key + " = \"1GiB\")");
+                }
                 return null;
             }
             long size;
@@ -371,17 +559,17 @@ public final class ConfigParser {
             } else if (value instanceof String text) {
                 OptionalLong parsed = ByteSize.parse(text);
                 if (parsed.isEmpty()) {
-                    problems.add(s.at("size"), what + " size \"" + text + "\" is not a size (use e.g. 512MiB or 1GiB)");
+                    problems.add(s.at(key), what + " " + key + " \"" + text + "\" is not a size (use e.g. 512MiB or 1GiB)");
                     return null;
                 }
                 size = parsed.getAsLong();
             } else {
-                problems.add(s.at("size"), what + " size must be a number of bytes or a string such as \"1GiB\", not "
+                problems.add(s.at(key), what + " " + key + " must be a number of bytes or a string such as \"1GiB\", not "
                         + typeName(value));
                 return null;
             }
             if (size <= 0) {
-                problems.add(s.at("size"), what + " size must be more than 0");
+                problems.add(s.at(key), what + " " + key + " must be more than 0");
                 return null;
             }
             return size;

@@ -175,7 +175,7 @@ class ConfigParserTest {
         assertRefused(valid("block_size = 4096", "blok_size = 4096"),
                 "vvolgate.toml:27: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)");
         assertRefused(valid("io_threads = 3", "io_threads = 3\nlog_level = \"debug\""),
-                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: io_threads, listener, state_dir, subsystem)");
+                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: container, io_threads, listener, state_dir, subsystem)");
         assertRefused(valid("kind = \"io\"", "kind = \"io\"\ntls = true"),
                 "vvolgate.toml:8: unknown key \"tls\" in [[listener]] (allowed: address, kind, port)");
         assertRefused(valid("model = \"vvolgate demo\"", "modle = \"x\""),
@@ -206,7 +206,7 @@ class ConfigParserTest {
         assertRefused(valid("address = \"127.0.0.1\"\nport = 4420", "address = \"localhost\"\nport = 4420"),
                 "vvolgate.toml:5: listener address \"localhost\" is not an IP address (use e.g. \"127.0.0.1\", \"0.0.0.0\" or \"::1\")");
         assertRefused(valid("backend = \"memory\"", "backend = \"ram\""),
-                "vvolgate.toml:25: namespace 2 of subsystem nqn.2026-11.io.vvolgate:demo backend \"ram\" is not \"file\" or \"memory\"");
+                "vvolgate.toml:25: namespace 2 of subsystem nqn.2026-11.io.vvolgate:demo backend \"ram\" is not \"file\", \"memory\" or \"volume\"");
         assertRefused(valid("block_size = 4096", "block_size = 1024"),
                 "vvolgate.toml:27: namespace 2 of subsystem nqn.2026-11.io.vvolgate:demo block_size 1024 is not 512 or 4096");
         assertRefused(valid("ana_group = 2", "ana_group = 0"),
@@ -273,7 +273,7 @@ class ConfigParserTest {
         assertRefused(valid("path = \"demo.img\"\n", ""),
                 "vvolgate.toml:19: namespace 1 of subsystem nqn.2026-11.io.vvolgate:demo has backend \"file\" but no path (add e.g. path = \"ns1.img\", relative to state_dir)");
         assertRefused(valid("backend = \"file\"\n", ""),
-                "vvolgate.toml:19: namespace 1 of subsystem nqn.2026-11.io.vvolgate:demo has no backend (add backend = \"file\" or \"memory\")");
+                "vvolgate.toml:19: namespace 1 of subsystem nqn.2026-11.io.vvolgate:demo has no backend (add backend = \"file\", \"memory\" or \"volume\")");
     }
 
     @Test
@@ -292,6 +292,157 @@ class ConfigParserTest {
         List<String> p = problems(valid("io_threads = 3", "io_threads = 0").replace("block_size = 4096", "block_size = 1"));
         assertEquals(List.of("vvolgate.toml:2: io_threads 0 is out of range (1..256)",
                 "vvolgate.toml:27: namespace 2 of subsystem nqn.2026-11.io.vvolgate:demo block_size 1 is not 512 or 4096"), p);
+    }
+
+    /** Containers and volume namespaces; the tests below refer to its line numbers. */
+    private static final String VOLUMES = """
+            state_dir = "var"
+
+            [[listener]]
+            address = "127.0.0.1"
+            port = 4420
+
+            [[container]]
+            name = "pool"
+            devices = ["pool.img"]
+            size = "64GiB"
+
+            [[container]]
+            name = "archive"
+            devices = ["/dev/sdb"]
+            cluster_size = "1MiB"
+
+            [[subsystem]]
+            nqn = "nqn.2026-11.io.vvolgate:vms"
+            allow_any_host = true
+
+            [[subsystem.namespace]]
+            backend = "volume"
+            container = "pool"
+            volume = "vm1"
+            size = "100GiB"
+
+            [[subsystem.namespace]]
+            backend = "volume"
+            container = "archive"
+            volume = "backup"
+            size = "1TiB"
+            block_size = 4096
+
+            [[subsystem.namespace]]
+            backend = "file"
+            path = "plain.img"
+            size = "1GiB"
+            """;
+
+    private static final String VMS = "nqn.2026-11.io.vvolgate:vms";
+
+    /** VOLUMES with {@code from} replaced by {@code to} (which must occur once). */
+    private static String volumes(String from, String to) {
+        assertEquals(VOLUMES.indexOf(from), VOLUMES.lastIndexOf(from), from);
+        assertTrue(VOLUMES.contains(from), from);
+        return VOLUMES.replace(from, to);
+    }
+
+    @Test
+    void readsContainersAndVolumeNamespaces() throws ConfigException {
+        ApplianceConfig c = parse(VOLUMES);
+        assertEquals(List.of(
+                new ApplianceConfig.Container("pool", List.of(Path.of("/srv/vvolgate/var/pool.img")), 64L << 30, 64 << 10, 7),
+                new ApplianceConfig.Container("archive", List.of(Path.of("/dev/sdb")), 0, 1 << 20, 12)), c.containers());
+        List<Namespace> ns = c.subsystems().getFirst().namespaces();
+        assertEquals(new Namespace(1, Backend.VOLUME, null, 100L << 30, 512, 1, new ApplianceConfig.VolumeRef("pool", "vm1", 21, 25)),
+                ns.get(0));
+        assertEquals(new Namespace(2, Backend.VOLUME, null, 1L << 40, 4096, 1, new ApplianceConfig.VolumeRef("archive", "backup", 27, 31)),
+                ns.get(1));
+        assertEquals(new Namespace(3, Backend.FILE, Path.of("/srv/vvolgate/var/plain.img"), 1L << 30, 512, 1), ns.get(2));
+        assertEquals(List.of(), parse(VALID).containers());
+        assertEquals(ConfigParser.DEFAULT_CLUSTER_SIZE, parse(volumes("cluster_size = \"1MiB\"\n", "")).containers().get(1).clusterSize());
+        assertEquals(65536, parse(volumes("cluster_size = \"1MiB\"", "cluster_size = 65536")).containers().get(1).clusterSize());
+    }
+
+    @Test
+    void containerKeysAreChecked() {
+        assertRefused(volumes("name = \"pool\"\n", ""),
+                "vvolgate.toml:7: container has no name (add e.g. name = \"pool\"; namespaces refer to it by name)");
+        assertRefused(volumes("name = \"pool\"", "name = \"my pool\""),
+                "vvolgate.toml:8: container name \"my pool\" must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        assertRefused(volumes("name = \"archive\"", "name = \"pool\""),
+                "vvolgate.toml:13: container \"pool\" is already defined at line 8");
+        assertRefused(volumes("cluster_size = \"1MiB\"", "clustersize = \"1MiB\""),
+                "vvolgate.toml:15: unknown key \"clustersize\" in [[container]] (did you mean \"cluster_size\"?)");
+        assertRefused(volumes("devices = [\"pool.img\"]\n", ""),
+                "vvolgate.toml:7: container \"pool\" has no devices (add e.g. devices = [\"pool.img\"], relative to state_dir)");
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = \"pool.img\""),
+                "vvolgate.toml:9: container \"pool\" devices must be an array of image or block-device paths, not a string (e.g. devices = [\"pool.img\"])");
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = []"),
+                "vvolgate.toml:9: container \"pool\" has an empty devices list (give one image or block device, e.g. [\"pool.img\"])");
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = [\"a.img\", \"b.img\", \"c.img\"]"),
+                "vvolgate.toml:9: container \"pool\" lists 3 devices; a container has one, or two for a mirrored pair");
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = [\"\"]"),
+                "vvolgate.toml:9: container \"pool\" has an empty device path");
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = [1]"),
+                "vvolgate.toml:9: container \"pool\" devices must hold strings (paths), not an integer");
+        assertRefused(volumes("size = \"64GiB\"", "size = \"8MiB\""),
+                "vvolgate.toml:10: container \"pool\" size 8388608 is too small for a container (at least 16MiB)");
+        assertRefused(volumes("size = \"64GiB\"", "size = 16777728"),
+                "vvolgate.toml:10: container \"pool\" size 16777728 is not a multiple of 4KiB (e.g. 16MiB)");
+        assertRefused(volumes("size = \"64GiB\"", "size = \"64GB\""),
+                "vvolgate.toml:10: container \"pool\" size \"64GB\" is not a size (use e.g. 512MiB or 1GiB)");
+        for (String bad : List.of("\"48KiB\"", "\"2KiB\"", "\"16MiB\"")) {
+            List<String> p = problems(volumes("cluster_size = \"1MiB\"", "cluster_size = " + bad));
+            assertEquals(1, p.size(), p.toString());
+            assertTrue(p.getFirst().startsWith("vvolgate.toml:15: container \"archive\" cluster_size "), p.getFirst());
+            assertTrue(p.getFirst().endsWith(" is not a power of two from 4KiB to 8MiB (e.g. \"64KiB\")"), p.getFirst());
+        }
+        assertRefused("[container]\nname = \"pool\"\n",
+                "vvolgate.toml:1: container must be written as [[container]] tables, not as a table");
+    }
+
+    @Test
+    void aMirroredPairIsTwoDevices() throws ConfigException {
+        ApplianceConfig c = parse(volumes("devices = [\"pool.img\"]", "devices = [\"a.img\", \"/dev/sdc\"]"));
+        assertEquals(List.of(Path.of("/srv/vvolgate/var/a.img"), Path.of("/dev/sdc")), c.containers().getFirst().devices());
+        assertRefused(volumes("devices = [\"pool.img\"]", "devices = [\"a.img\", \"./a.img\"]"),
+                "vvolgate.toml:9: container \"pool\" uses /srv/vvolgate/var/a.img, which container \"pool\" (line 9) uses already");
+    }
+
+    @Test
+    void volumeNamespacesAreChecked() {
+        assertRefused(volumes("volume = \"vm1\"", "volume = \"vm1\"\npath = \"vm1.img\""),
+                "vvolgate.toml:25: namespace 1 of subsystem " + VMS + " is a volume of a container and cannot have a path"
+                        + " (its data lives on the container's devices; remove path)");
+        assertRefused(volumes("container = \"pool\"\n", ""),
+                "vvolgate.toml:21: namespace 1 of subsystem " + VMS + " has backend \"volume\" but no container"
+                        + " (add container = \"<name of a [[container]]>\")");
+        assertRefused(volumes("container = \"pool\"", "container = \"pol\""),
+                "vvolgate.toml:23: namespace 1 of subsystem " + VMS + " names container \"pol\", which no [[container]] defines"
+                        + " (defined: archive, pool)");
+        assertRefused(volumes("volume = \"vm1\"\n", ""),
+                "vvolgate.toml:21: namespace 1 of subsystem " + VMS + " has backend \"volume\" but no volume"
+                        + " (add e.g. volume = \"vm1\"; it is created if the container has no volume of that name)");
+        assertRefused(volumes("volume = \"vm1\"", "volume = \"\""),
+                "vvolgate.toml:24: namespace 1 of subsystem " + VMS + " volume name \"\" must be 1 to 1024 bytes without control characters");
+        assertRefused(volumes("path = \"plain.img\"", "path = \"plain.img\"\ncontainer = \"pool\""),
+                "vvolgate.toml:37: namespace 3 of subsystem " + VMS + " has backend \"file\"; container applies only to backend = \"volume\"");
+        assertRefused(volumes("volume = \"vm1\"\nsize = \"100GiB\"\n", "volume = \"vm1\"\n"),
+                "vvolgate.toml:21: namespace 1 of subsystem " + VMS + " has no size (add e.g. size = \"1GiB\")");
+    }
+
+    @Test
+    void aVolumeIsExportedOnceAndAPathStoresOneThing() {
+        assertRefused(volumes("container = \"archive\"\nvolume = \"backup\"", "container = \"pool\"\nvolume = \"vm1\""),
+                "vvolgate.toml:30: namespace 2 of subsystem " + VMS + " exports volume \"vm1\" of container \"pool\", which namespace 1 of"
+                        + " subsystem " + VMS + " (line 24) exports already (a volume is one namespace)");
+        assertRefused(volumes("devices = [\"/dev/sdb\"]", "devices = [\"pool.img\"]"),
+                "vvolgate.toml:14: container \"archive\" uses /srv/vvolgate/var/pool.img, which container \"pool\" (line 9) uses already");
+        assertRefused(volumes("path = \"plain.img\"", "path = \"./pool.img\""),
+                "vvolgate.toml:36: namespace 3 of subsystem " + VMS + " uses /srv/vvolgate/var/pool.img, which container \"pool\""
+                        + " (line 9) uses already");
+        // A container written after the namespaces: still found, and the clash is reported at the later line.
+        assertRefused(VOLUMES + "\n[[container]]\nname = \"late\"\ndevices = [\"plain.img\"]\n",
+                "vvolgate.toml:41: container \"late\" uses /srv/vvolgate/var/plain.img, which namespace 3 of subsystem " + VMS
+                        + " (line 36) uses already");
     }
 
     @Test
