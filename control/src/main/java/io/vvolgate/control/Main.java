@@ -34,8 +34,9 @@ public final class Main {
                    vvolgate --version               print the version
 
             serve without --config runs the built-in default: subsystem nqn.2026-11.io.vvolgate:default
-            with one 1 GiB file namespace, I/O on 127.0.0.1:4420, discovery on 127.0.0.1:8009, state
-            (identities, images) in ./var under the current directory. With --config FILE, relative paths
+            with one 1 GiB volume ("demo", 512-byte blocks) in a storage container mirrored over two sparse
+            images, I/O on 127.0.0.1:4420, discovery on 127.0.0.1:8009, state (identities, images) in ./var
+            under the current directory. With --config FILE, relative paths
             in FILE are relative to FILE's directory. The format is described in control/CONFIG.md.""";
 
     /** What {@code serve} does once the appliance is up; returns when it should stop. */

@@ -37,7 +37,9 @@ class ApplianceTest {
         assertTrue(s.allowAnyHost());
         GatewaySpec.NamespaceSpec ns = s.namespaces().getFirst();
         assertEquals(1, ns.nsid());
-        assertEquals(new GatewaySpec.FileDevice(cwd.resolve("var/default-ns1.img"), 1L << 30), ns.device());
+        assertEquals(new GatewaySpec.VolumeDevice("default", "demo", 1L << 30, 512), ns.device());
+        assertEquals(List.of(cwd.resolve("var/default-a.img"), cwd.resolve("var/default-b.img")),
+                spec.containers().getFirst().devices());
         assertEquals(512, ns.blockSize());
         assertEquals(1, ns.anaGroup());
         assertEquals(ids.namespace(s.nqn(), 1).uuid(), ns.uuid());

@@ -85,7 +85,7 @@ class MainTest {
     void helpAndVersionSucceed() {
         assertEquals(0, run("help"));
         assertTrue(out().startsWith("usage: vvolgate serve [--config FILE]"), out());
-        assertTrue(out().contains("./var under the current directory"), out());
+        assertTrue(out().contains("in ./var\n") && out().contains("under the current directory"), out());
         out.reset();
         assertEquals(0, run("--version"));
         assertTrue(out().matches("vvolgate \\S.*\\R"), out());

@@ -168,10 +168,18 @@ final class VirtualRigTest
             nqn = "%s"
             allow_any_host = true
 
+            # The host's namespace is a thin volume in a storage container mirrored over two sparse images:
+            # the rig drives the product's own data path (copy-on-write maps, metadata log, mirror).
+            [[container]]
+            name = "rig"
+            devices = ["rig-a.img", "rig-b.img"]
+            size = "1GiB"
+
             [[subsystem.namespace]]
             nsid = 1
-            backend = "file"
-            path = "rig.img"
+            backend = "volume"
+            container = "rig"
+            volume = "rig-volume"
             size = "512MiB"
             block_size = 512
             """.formatted(stateDir, NQN));

@@ -119,7 +119,18 @@ class ConfigParserTest {
         ApplianceConfig.Subsystem s = c.subsystems().getFirst();
         assertEquals("nqn.2026-11.io.vvolgate:default", s.nqn());
         assertTrue(s.allowAnyHost());
-        assertEquals(List.of(new Namespace(1, Backend.FILE, cwd.resolve("var/default-ns1.img"), 1L << 30, 512, 1)), s.namespaces());
+        ApplianceConfig.Container pool = c.containers().getFirst();
+        assertEquals("default", pool.name());
+        assertEquals(List.of(cwd.resolve("var/default-a.img"), cwd.resolve("var/default-b.img")), pool.devices(),
+                "a mirrored pair of sparse images");
+        assertEquals(2L << 30, pool.size());
+        Namespace ns = s.namespaces().getFirst();
+        assertEquals(1, ns.nsid());
+        assertEquals(Backend.VOLUME, ns.backend());
+        assertEquals("default", ns.volume().container());
+        assertEquals("demo", ns.volume().name());
+        assertEquals(1L << 30, ns.size());
+        assertEquals(512, ns.blockSize());
     }
 
     @Test
