@@ -200,7 +200,8 @@ public final class Appliance implements AutoCloseable {
                     case MEMORY -> new GatewaySpec.MemoryDevice(ns.size());
                     // The identity below is given to the volume only if it is created now; an existing
                     // volume is exported with its own.
-                    case VOLUME -> new GatewaySpec.VolumeDevice(ns.volume().container(), ns.volume().name(), ns.size(), ns.blockSize());
+                    case VOLUME -> new GatewaySpec.VolumeDevice(ns.volume().container(), ns.volume().name(), ns.size(), ns.blockSize(),
+                            ns.volume().snapshotOf(), ns.volume().cloneOf());
                 };
                 namespaces.add(new GatewaySpec.NamespaceSpec(ns.nsid(), device, ns.blockSize(), id.nguid(), id.uuid(),
                         ns.anaGroup()));

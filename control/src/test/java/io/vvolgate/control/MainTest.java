@@ -349,4 +349,49 @@ class MainTest {
         assertEquals(Main.EXIT_USAGE, run("fsck"));
         assertNoStackTrace();
     }
+    @Test
+    void snapshotAndCloneNamespacesAreTakenAtStartAndBehaveAsSuch() throws IOException {
+        writeVolumeConfig("8MiB");
+        byte[] before = new byte[4096];
+        new java.util.Random(5).nextBytes(before);
+        serveAndVisit(before);
+        Files.writeString(cwd.resolve("vvolgate.toml"), Files.readString(cwd.resolve("vvolgate.toml")) + """
+                [[subsystem.namespace]]
+                backend = "volume"
+                container = "pool"
+                volume = "vm1-snap"
+                snapshot_of = "vm1"
+                size = "8MiB"
+                [[subsystem.namespace]]
+                backend = "volume"
+                container = "pool"
+                volume = "vm1-clone"
+                clone_of = "vm1-snap"
+                size = "8MiB"
+                """);
+        byte[] after = new byte[4096];
+        new java.util.Random(6).nextBytes(after);
+        Main main = new Main(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                cwd, appliance -> {
+                    try (appliance; NvmeTcpHost host = NvmeTcpHost.connect("127.0.0.1", appliance.listeners().getFirst().port(),
+                            "nqn.2026-11.io.vvolgate:test", NvmeTcpHost.DEFAULT_HOST_NQN, 1, 32, false)) {
+                        assertArrayEquals(before, host.read(0, 2, 100, 8, 512).data(), "the snapshot froze what the volume held");
+                        assertTrue(host.write(0, 1, 100, after, 512).ok());
+                        assertArrayEquals(after, host.read(0, 1, 100, 8, 512).data());
+                        assertArrayEquals(before, host.read(0, 2, 100, 8, 512).data(), "the snapshot does not follow the volume");
+                        assertEquals(io.vvolgate.gateway.nvme.Status.NAMESPACE_WRITE_PROTECTED, host.write(0, 2, 100, after, 512).status());
+                        assertArrayEquals(before, host.read(0, 3, 100, 8, 512).data(), "the clone starts as the snapshot");
+                        assertTrue(host.write(0, 3, 200, after, 512).ok(), "the clone is writable");
+                        assertArrayEquals(after, host.read(0, 3, 200, 8, 512).data());
+                        assertArrayEquals(new byte[4096], host.read(0, 2, 200, 8, 512).data());
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    return Main.EXIT_OK;
+                });
+        assertEquals(Main.EXIT_OK, main.run(new String[] {"serve", "--config", "vvolgate.toml"}), err());
+        // Served again, the snapshot and the clone are there, not taken anew.
+        Seen again = serveAndVisit(null);
+        assertArrayEquals(after, again.data());
+    }
 }

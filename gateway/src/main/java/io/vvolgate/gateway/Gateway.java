@@ -283,12 +283,19 @@ public final class Gateway implements AutoCloseable {
             throw new NamespaceConflictException(nqn, n.nsid(), "container " + v.container() + " holds " + named.size()
                     + " volumes named \"" + v.volume() + "\"; the namespace cannot tell which to export");
         }
+        if (named.isEmpty() && (v.snapshotOf() != null || v.cloneOf() != null)) {
+            return createDerived(container, v, n, nqn, what);
+        }
         if (named.isEmpty()) {
             VirtualVolume created = container.createVolume(v.volume(), VolumeType.DATA, v.size(), v.blockSize(), n.nguid(), n.uuid());
             LOG.log(System.Logger.Level.INFO, "{0} created: {1} bytes, {2}-byte blocks", what, v.size(), v.blockSize());
             return created;
         }
         VirtualVolume volume = named.getFirst();
+        if (v.snapshotOf() != null && !volume.readOnly()) {
+            throw new NamespaceConflictException(nqn, n.nsid(), what + " exists and is not a snapshot, but the namespace says snapshot_of \""
+                    + v.snapshotOf() + "\"");
+        }
         if (volume.blockSize() != v.blockSize()) {
             throw new NamespaceConflictException(nqn, n.nsid(), what + " has " + volume.blockSize()
                     + "-byte blocks, not " + v.blockSize() + " (a volume's block size cannot change)");
@@ -307,6 +314,35 @@ public final class Gateway implements AutoCloseable {
             LOG.log(System.Logger.Level.INFO, "{0} grown from {1} to {2} bytes", what, size, v.size());
         }
         return volume;
+    }
+
+    /** A snapshot of a volume, or a linked clone of a snapshot, named by the namespace and taken now. */
+    private static VirtualVolume createDerived(Container container, GatewaySpec.VolumeDevice v, GatewaySpec.NamespaceSpec n,
+                                               String nqn, String what) {
+        String sourceName = v.snapshotOf() != null ? v.snapshotOf() : v.cloneOf();
+        List<VirtualVolume> sources = container.volumes().stream().filter(x -> x.name().equals(sourceName)).toList();
+        if (sources.size() != 1) {
+            throw new NamespaceConflictException(nqn, n.nsid(), what + " is to be made from \"" + sourceName + "\", but container "
+                    + v.container() + " holds " + (sources.isEmpty() ? "no volume" : sources.size() + " volumes") + " of that name");
+        }
+        VirtualVolume source = sources.getFirst();
+        if (source.blockSize() != v.blockSize() || source.size() != v.size()) {
+            throw new NamespaceConflictException(nqn, n.nsid(), what + " must have the size and block size of \"" + sourceName
+                    + "\" (" + source.size() + " bytes, " + source.blockSize() + "-byte blocks)");
+        }
+        VirtualVolume created;
+        if (v.snapshotOf() != null) {
+            created = container.snapshot(source.id(), v.volume(), n.nguid(), n.uuid());
+            LOG.log(System.Logger.Level.INFO, "{0} created: a snapshot of {1}", what, sourceName);
+        } else {
+            if (!source.readOnly()) {
+                throw new NamespaceConflictException(nqn, n.nsid(), what + " is to be a clone of \"" + sourceName
+                        + "\", which is not a snapshot (clone from a snapshot)");
+            }
+            created = container.cloneLinked(source.id(), v.volume(), n.nguid(), n.uuid());
+            LOG.log(System.Logger.Level.INFO, "{0} created: a linked clone of {1}", what, sourceName);
+        }
+        return created;
     }
 
     private static BlockDevice openDevice(GatewaySpec.NamespaceSpec n) {

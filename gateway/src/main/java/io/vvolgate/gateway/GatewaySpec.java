@@ -167,9 +167,21 @@ public record GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> su
      * @param size      bytes: the size of a volume created now; an existing volume smaller than this is grown,
      *                  one larger is refused (shrinking loses data)
      * @param blockSize the LBA size; an existing volume must have it
+     * @param snapshotOf if not null and the volume does not exist yet: create it as a read-only snapshot of
+     *                   the volume of this name (taken when the gateway starts)
+     * @param cloneOf    if not null and the volume does not exist yet: create it as a writable linked clone of
+     *                   the snapshot of this name
      */
-    public record VolumeDevice(String container, String volume, long size, int blockSize) implements DeviceSpec {
+    public record VolumeDevice(String container, String volume, long size, int blockSize, String snapshotOf, String cloneOf)
+            implements DeviceSpec {
+        public VolumeDevice(String container, String volume, long size, int blockSize) {
+            this(container, volume, size, blockSize, null, null);
+        }
+
         public VolumeDevice {
+            if (snapshotOf != null && cloneOf != null) {
+                throw new IllegalArgumentException("volume " + volume + " cannot be both a snapshot and a clone");
+            }
             Objects.requireNonNull(container, "container");
             Objects.requireNonNull(volume, "volume");
             if (blockSize != 512 && blockSize != 4096) {

@@ -48,8 +48,13 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
      * @param name      the volume's name in it
      * @param line      line of the namespace's {@code [[subsystem.namespace]]} header
      * @param sizeLine  line of its {@code size} key (a size smaller than the volume is refused there)
+     * @param snapshotOf if set: a missing volume is created as a snapshot of the volume of this name
+     * @param cloneOf    if set: a missing volume is created as a linked clone of the snapshot of this name
      */
-    public record VolumeRef(String container, String name, int line, int sizeLine) {
+    public record VolumeRef(String container, String name, int line, int sizeLine, String snapshotOf, String cloneOf) {
+        public VolumeRef(String container, String name, int line, int sizeLine) {
+            this(container, name, line, sizeLine, null, null);
+        }
     }
 
     /** An NVMe/TCP listener; {@code port} 0 takes any free port. */

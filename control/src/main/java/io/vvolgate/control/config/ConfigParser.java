@@ -64,7 +64,7 @@ public final class ConfigParser {
     private static final Set<String> CONTAINER_KEYS = Set.of("name", "devices", "size", "cluster_size");
     private static final Set<String> SUBSYSTEM_KEYS = Set.of("nqn", "allow_any_host", "hosts", "model", "namespace");
     private static final Set<String> NAMESPACE_KEYS = Set.of("nsid", "backend", "path", "size", "block_size", "ana_group",
-            "container", "volume");
+            "container", "volume", "snapshot_of", "clone_of");
 
     private ConfigParser() {
     }
@@ -503,7 +503,7 @@ public final class ConfigParser {
             String container = s.string("container", null);
             String volume = s.string("volume", null);
             if (backend != Backend.VOLUME) {
-                for (String key : List.of("container", "volume")) {
+                for (String key : List.of("container", "volume", "snapshot_of", "clone_of")) {
                     if (backend != null && s.has(key)) {
                         problems.add(s.at(key), what + " has backend \"" + backend.key() + "\"; " + key
                                 + " applies only to backend = \"volume\"");
@@ -538,7 +538,18 @@ public final class ConfigParser {
                         + previous + " exports already (a volume is one namespace)");
                 return null;
             }
-            return new VolumeRef(container, volume, s.header.line(), s.at("size").line());
+            String snapshotOf = s.string("snapshot_of", null);
+            String cloneOf = s.string("clone_of", null);
+            if (snapshotOf != null && cloneOf != null) {
+                problems.add(s.at("clone_of"), what + " has both snapshot_of and clone_of; a volume is made one way");
+                return null;
+            }
+            String origin = snapshotOf != null ? snapshotOf : cloneOf;
+            if (origin != null && origin.equals(volume)) {
+                problems.add(s.at(snapshotOf != null ? "snapshot_of" : "clone_of"), what + " cannot be made from itself");
+                return null;
+            }
+            return new VolumeRef(container, volume, s.header.line(), s.at("size").line(), snapshotOf, cloneOf);
         }
 
         /**

@@ -373,6 +373,20 @@ class ConfigParserTest {
     }
 
     @Test
+    void snapshotAndCloneNamespacesNameTheirOrigin() throws ConfigException {
+        ApplianceConfig c = parse(volumes("volume = \"backup\"", "volume = \"backup\"\nsnapshot_of = \"vm1\""));
+        assertEquals("vm1", c.subsystems().getFirst().namespaces().get(1).volume().snapshotOf());
+        ApplianceConfig d = parse(volumes("volume = \"backup\"", "volume = \"backup\"\nclone_of = \"vm1-snap\""));
+        assertEquals("vm1-snap", d.subsystems().getFirst().namespaces().get(1).volume().cloneOf());
+        assertRefused(volumes("volume = \"backup\"", "volume = \"backup\"\nsnapshot_of = \"vm1\"\nclone_of = \"x\""),
+                "vvolgate.toml:32: namespace 2 of subsystem " + VMS + " has both snapshot_of and clone_of; a volume is made one way");
+        assertRefused(volumes("volume = \"backup\"", "volume = \"backup\"\nsnapshot_of = \"backup\""),
+                "vvolgate.toml:31: namespace 2 of subsystem " + VMS + " cannot be made from itself");
+        assertRefused(volumes("path = \"plain.img\"", "path = \"plain.img\"\nsnapshot_of = \"vm1\""),
+                "vvolgate.toml:37: namespace 3 of subsystem " + VMS + " has backend \"file\"; snapshot_of applies only to backend = \"volume\"");
+    }
+
+    @Test
     void containerKeysAreChecked() {
         assertRefused(volumes("name = \"pool\"\n", ""),
                 "vvolgate.toml:7: container has no name (add e.g. name = \"pool\"; namespaces refer to it by name)");
