@@ -72,6 +72,8 @@ public final class Container implements AutoCloseable {
     private final ClusterRefcounts refs;
     private final FreeClusters free;
     private final TreeMap<Long, VirtualVolume> volumes = new TreeMap<>();
+    /** The thick ones among them, so reservations are summed without walking every volume. */
+    private final Map<Long, VirtualVolume> thickVolumes = new HashMap<>();
     private final Map<Long, ArrayDeque<Runnable>> filling = new HashMap<>();
     private long recoveryMillis;
     private long nextVolumeId = 1;
@@ -541,10 +543,14 @@ public final class Container implements AutoCloseable {
                 VirtualVolume v = new VirtualVolume(id, name, vt, size, bs, nguid, uuid, false, 0,
                         ClusterMap.create(clusters(size), refs), thick);
                 volumes.put(id, v);
+                if (v.thick()) {
+                    thickVolumes.put(id, v);
+                }
                 return v;
             }
             case REC_DELETE -> {
                 VirtualVolume v = volumes.remove(id);
+                thickVolumes.remove(id);
                 v.deleted = true;
                 v.map.release();
                 return null;
@@ -684,7 +690,7 @@ public final class Container implements AutoCloseable {
 
     long reservedClusters() {
         long r = 0;
-        for (VirtualVolume v : volumes.values()) {
+        for (VirtualVolume v : thickVolumes.values()) {
             r += v.reservedClusters(clusterSize);
         }
         return r;
@@ -888,6 +894,9 @@ public final class Container implements AutoCloseable {
                 String name = readString(in);
                 VirtualVolume v = new VirtualVolume(id, name, type, size, bs, nguid, uuid, readOnly, parent,
                         ClusterMap.create(clusters(size), refs), (typeAndFlags & 0x80) != 0);
+                if (v.thick()) {
+                    thickVolumes.put(id, v);
+                }
                 v.copyPending = copyPending;
                 int metadata = in.readIntLE();
                 for (int m = 0; m < metadata; m++) {
