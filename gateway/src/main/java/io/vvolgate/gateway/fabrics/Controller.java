@@ -222,7 +222,8 @@ public final class Controller {
     /** Writes CC (the only writable property we have); returns an NVMe status. */
     int propertySet(int offset, long value) {
         if (offset != Properties.CC) {
-            return offset == Properties.NSSR ? Status.INVALID_FIELD : Status.INVALID_FIELD;
+            // CAP, VS and CSTS are read-only; NVM Subsystem Reset is not supported (CAP.NSSRS = 0).
+            return Status.INVALID_FIELD;
         }
         int newCc = (int) value;
         boolean shutdown = false;

@@ -79,7 +79,7 @@ public final class NvmeRequest {
 
     public int opcode() { return sqe.getUnsignedByte(0); }
     /** FUSE bits of CDW0 (bits 9:8): 0 normal, 1 first of a fused pair, 2 second. */
-    public int fuse() { return (sqe.getUnsignedByte(1) >> 0) & 0x3; }
+    public int fuse() { return sqe.getUnsignedByte(1) & 0x3; }
     public int cid() { return sqe.getUnsignedShortLE(2); }
     public int nsid() { return sqe.getIntLE(4); }
     /** Command dword N (0..15), little-endian. */
