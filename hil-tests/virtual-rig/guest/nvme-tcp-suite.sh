@@ -5,10 +5,14 @@
 #   RIG_PHASE        main   : discovery, connects (plain, digests, 1 and 2 I/O queues), identify and log
 #                             pages, fio verify, flush, write-zeroes, compare, dsm, disconnect, unknown NQN;
 #                             writes the persistence pattern and reports its checksum and the namespace ids
-#                    verify : after the appliance restarted, reads the pattern back and checks the ids
+#                    verify : after the appliance restarted, reads the pattern back and checks the ids; then,
+#                             on namespace 2 (a snapshot of namespace 1 the appliance took at its restart)
+#                             and namespace 3 (a linked clone of that snapshot): the snapshot holds what
+#                             boot 1 left, stays so while the volume changes, refuses writes; the clone
+#                             starts as the snapshot and takes writes without touching either
 #   RIG_TARGET       address of the appliance as the guest sees it (10.0.2.2 under QEMU user networking)
 #   RIG_IO_PORT, RIG_DISC_PORT, RIG_NQN
-#   RIG_PERSIST_TOKEN          (main)   makes the persisted pattern unique to this run
+#   RIG_PERSIST_TOKEN          makes the persisted pattern (main) and the later patterns (verify) unique
 #   RIG_EXPECT_PERSIST_SHA256, RIG_EXPECT_NGUID, RIG_EXPECT_UUID   (verify) values boot 1 reported
 #   RIG_FIO_SIZE_MB  (default 64), RIG_STEP_TIMEOUT (seconds, default 300)
 #   (read by guest/init: RIG_HOSTID for a stable host NQN across boots, RIG_GUEST_IP, RIG_CONSOLE_LOGLEVEL)
@@ -16,7 +20,7 @@
 # Output contract (one line each, parsed by VirtualRigTest):
 #   RIG-PLAN <step> <step> ...      every step this run will report
 #   RIG-STEP <step> PASS [detail]   / RIG-STEP <step> FAIL <detail>
-#   RIG-LOG <step>: <line>          tail of a failed step's output
+#   RIG-LOG <step>: <line>          tail of a failed step's output, and a step's SHOW: lines when it passed
 #   RIG-VALUE <key> <value>         values the host carries into the next boot
 #   RIG-RESULT PASS|FAIL            last line; PASS only when every planned step passed
 #
@@ -40,6 +44,14 @@ DSM_OFFSET_MB=256
 SMALL_IO_OFFSET_MB=300
 PERSIST_OFFSET_MB=384
 PERSIST_MB=4
+# Regions compared between the volume and its snapshot in the verify phase (1 MiB each): fio, zeroes, compare, small I/O.
+SAME_OFFSETS_MB="0 $FIO_MIXED_OFFSET_MB $ZEROES_OFFSET_MB $COMPARE_OFFSET_MB $SMALL_IO_OFFSET_MB"
+# Boot 1's fio-mixed-4k-256k-verify job; the verify phase replays it with --verify_only on the snapshot.
+MIXED_JOB="--rw=randwrite --offset=${FIO_MIXED_OFFSET_MB}m --bssplit=4k/30:16k/20:64k/20:128k/15:256k/15"
+# Namespaces of the verify phase (see VirtualRigTest's boot-2 config).
+NSID_VOLUME=1
+NSID_SNAP=2
+NSID_CLONE=3
 
 # --- helpers (run inside step processes) ----------------------------------------------------------
 
@@ -58,14 +70,19 @@ find_ctrl() {
     return 1
 }
 
-# The block device of namespace 1 behind controller $1: nvmeNn1 without multipath, or the multipath
-# head nvmeMn1 in the subsystem directory (nvmeNcXn1 path devices have no /dev node).
+# The block device of the namespace with NSID $2 (default 1) behind controller $1: nvmeNnY without
+# multipath, or the multipath head nvmeMnY in the subsystem directory (nvmeNcXnY path devices have no
+# /dev node). Matched by the device's sysfs nsid, not by its name: Y is an index, not the NSID.
 find_ns() {
-    for d in /sys/class/nvme/"$1"/nvme*n1 /sys/class/nvme/"$1"/device/nvme*n1 \
-             /sys/class/nvme/"$1"/subsystem/nvme*n1 /sys/class/nvme-subsystem/*/nvme*n1; do
+    want=${2:-1}
+    for d in /sys/class/nvme/"$1"/nvme*n* /sys/class/nvme/"$1"/device/nvme*n* \
+             /sys/class/nvme/"$1"/subsystem/nvme*n* /sys/class/nvme-subsystem/*/nvme*n*; do
         [ -e "$d" ] || continue
         b=$(basename "$d")
         case "$b" in *c*) continue ;; esac
+        id=$(cat "$d/nsid" 2>/dev/null) || id=""
+        [ -n "$id" ] || id=${b##*n}
+        [ "$id" = "$want" ] || continue
         if [ -e "/sys/class/nvme-subsystem" ] && [ "${d#/sys/class/nvme-subsystem/}" != "$d" ]; then
             # Only accept a subsystem-level head if it belongs to this controller's subsystem.
             s=$(dirname "$d")
@@ -86,27 +103,50 @@ make_pattern() {
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 read_region() { # MiB offset, MiB count, out file
-    dd if="/dev/$(ns)" of="$3" bs=1M skip="$1" count="$2" iflag=direct 2>/dev/null \
-        || die "dd read of ${2}MiB at ${1}MiB failed"
-    [ "$(stat -c %s "$3")" -eq $(($2 * 1048576)) ] || die "short read at ${1}MiB"
+    read_dev "$(ns)" "$@"
 }
 
 write_region() { # MiB offset, in file
-    dd if="$2" of="/dev/$(ns)" bs=1M seek="$1" oflag=direct conv=notrunc,fsync 2>/dev/null \
-        || die "dd write at ${1}MiB failed"
+    write_dev "$(ns)" "$@"
+}
+
+read_dev() { # device, MiB offset, MiB count, out file
+    dd if="/dev/$1" of="$4" bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null \
+        || die "dd read of ${3}MiB at ${2}MiB of $1 failed"
+    [ "$(stat -c %s "$4")" -eq $(($3 * 1048576)) ] || die "short read at ${2}MiB of $1"
+}
+
+write_dev() { # device, MiB offset, in file
+    dd if="$3" of="/dev/$1" bs=1M seek="$2" oflag=direct conv=notrunc,fsync 2>/dev/null \
+        || die "dd write at ${2}MiB of $1 failed"
+}
+
+# sha256 of the persistence region of device $1 (dies on a failed read; call as v=$(...) || exit 1).
+persist_sha() {
+    read_dev "$1" "$PERSIST_OFFSET_MB" "$PERSIST_MB" "/tmp/region.$1" || exit 1
+    sha_of "/tmp/region.$1"
+}
+
+# The device of NSID $1, as the namespaces step mapped it.
+nsdev() {
+    d=$(awk -v id="$1" '$1 == id { print $2 }' "$STATE/nsmap" 2>/dev/null)
+    [ -n "$d" ] || die "no device for NSID $1 (the namespaces step failed)"
+    echo "$d"
 }
 
 # fio with verify; fails unless fio exits 0 AND the verify phase read back everything written.
 run_fio() { # name, size MiB, extra args...
+    # FIO_DEV (default: the connected namespace) and FIO_OUT (default /tmp/fio.out) let two run at once.
     name=$1 size=$2; shift 2
-    fio --name="$name" --filename="/dev/$(ns)" --direct=1 --ioengine=libaio --iodepth=16 \
+    out=${FIO_OUT:-/tmp/fio.out}
+    fio --name="$name" --filename="/dev/${FIO_DEV:-$(ns)}" --direct=1 --ioengine=libaio --iodepth=16 \
         --size="${size}m" --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_dump=0 \
-        --output-format=normal,terse --terse-version=3 "$@" > /tmp/fio.out 2>&1
+        --output-format=normal,terse --terse-version=3 "$@" > "$out" 2>&1
     rc=$?
-    cat /tmp/fio.out
-    [ "$rc" -eq 0 ] || die "fio exit $rc: $(grep -E '^fio: |verify|err=' /tmp/fio.out | head -n 3 | tr '\n' ' ')"
+    cat "$out"
+    [ "$rc" -eq 0 ] || die "fio exit $rc: $(grep -E '^fio: |verify|err=' "$out" | head -n 3 | tr '\n' ' ')"
     # terse v3: field 5 = error, field 6 = read KiB (the verify reads), summed over jobs
-    grep '^3;' /tmp/fio.out | awk -F';' -v want=$((size * 1024)) '
+    grep '^3;' "$out" | awk -F';' -v want=$((size * 1024)) '
         { err += $5; rd += $6 }
         END { if (err != 0) { print "DETAIL: fio error " err; exit 1 }
               if (rd < want) { print "DETAIL: verify read only " rd " KiB of " want; exit 1 }
@@ -241,8 +281,8 @@ step_fio_randwrite_4k() {
 
 step_fio_mixed() {
     ns > /dev/null || die "$NO_DEV"
-    run_fio mixed-4k-256k "$FIO_MB" --rw=randwrite --offset="${FIO_MIXED_OFFSET_MB}m" \
-        --bssplit=4k/30:16k/20:64k/20:128k/15:256k/15
+    # shellcheck disable=SC2086
+    run_fio mixed-4k-256k "$FIO_MB" $MIXED_JOB
 }
 
 # Short mixed-size verify over both CPUs (and so over every I/O queue), for the extra connects.
@@ -337,6 +377,84 @@ step_persist_read() {
     sha=$(sha_of /tmp/persist.read)
     [ "$sha" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "sha256 $sha, boot 1 wrote $RIG_EXPECT_PERSIST_SHA256"
     echo "DETAIL: sha256 $sha"
+}
+
+# The block device of namespace $1 of the subsystem under test (nvmeXnY; multipath heads included),
+# waiting up to 20 s for the host's namespace scan to create it.
+dev_of_nsid() {
+    i=0
+    while [ $i -lt 40 ]; do
+        d=$(dev_of_nsid_now "$1") && { echo "$d"; return 0; }
+        sleep 0.5; i=$((i + 1))
+    done
+    return 1
+}
+
+dev_of_nsid_now() {
+    for b in /sys/block/nvme*n*; do
+        [ -e "$b/nsid" ] || continue
+        n=$(basename "$b")
+        case "$n" in *c*) continue ;; esac
+        [ "$(cat "$b/nsid")" = "$1" ] || continue
+        [ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$RIG_NQN" ] || continue
+        echo "$n"; return 0
+    done
+    return 1
+}
+
+sha_of_region() { # device, MiB offset, MiB count
+    dd if="/dev/$1" of=/tmp/region.bin bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null \
+        || die "dd read of ${3}MiB at ${2}MiB of $1 failed"
+    sha_of /tmp/region.bin
+}
+
+step_snap_same_as_volume() {
+    v=$(dev_of_nsid 1) || die "no namespace 1"
+    s=$(dev_of_nsid 2) || die "no namespace 2 (the snapshot); namespaces: $(ls /sys/block | tr '\n' ' ')"
+    sv=$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
+    ss=$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
+    [ "$ss" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "snapshot $s holds sha256 $ss, boot 1 wrote $RIG_EXPECT_PERSIST_SHA256"
+    [ "$sv" = "$ss" ] || die "volume $v ($sv) and snapshot $s ($ss) differ"
+    echo "DETAIL: $s (nsid 2) = $v (nsid 1) = boot 1's pattern"
+}
+
+step_volume_changes_snap_intact() {
+    v=$(dev_of_nsid 1) || die "no namespace 1"
+    s=$(dev_of_nsid 2) || die "no namespace 2"
+    make_pattern "after-snapshot-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/new.bin
+    dd if=/tmp/new.bin of="/dev/$v" bs=1M seek="$PERSIST_OFFSET_MB" oflag=direct conv=notrunc,fsync 2>/dev/null \
+        || die "write to the volume failed"
+    [ "$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$(sha_of /tmp/new.bin)" ] || die "the volume did not take the new data"
+    ss=$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
+    [ "$ss" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "the snapshot changed with the volume: $ss"
+    echo "DETAIL: volume rewritten, snapshot still boot 1's pattern"
+}
+
+step_snap_read_only() {
+    s=$(dev_of_nsid 2) || die "no namespace 2"
+    ro=$(cat "/sys/block/$s/ro" 2>/dev/null)
+    head -c 4096 /dev/zero > /tmp/zero.bin
+    if dd if=/tmp/zero.bin of="/dev/$s" bs=4096 seek=0 oflag=direct conv=notrunc 2>/tmp/dd.err; then
+        die "a write to the snapshot $s succeeded"
+    fi
+    out=$(nvme write "/dev/$s" -s 0 -c 7 -z 4096 -d /tmp/zero.bin 2>&1); rc=$?
+    [ "$rc" -ne 0 ] || die "nvme write to the snapshot succeeded"
+    echo "DETAIL: refused (block device ro=$ro; $(cat /tmp/dd.err | head -n 1); nvme: $(echo "$out" | head -n 1))"
+}
+
+step_clone_writable() {
+    v=$(dev_of_nsid 1) || die "no namespace 1"
+    s=$(dev_of_nsid 2) || die "no namespace 2"
+    c=$(dev_of_nsid 3) || die "no namespace 3 (the clone)"
+    [ "$(sha_of_region "$c" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$RIG_EXPECT_PERSIST_SHA256" ] \
+        || die "the clone does not start as the snapshot"
+    make_pattern "clone-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/clone.bin
+    dd if=/tmp/clone.bin of="/dev/$c" bs=1M seek="$PERSIST_OFFSET_MB" oflag=direct conv=notrunc,fsync 2>/dev/null \
+        || die "write to the clone failed"
+    [ "$(sha_of_region "$c" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$(sha_of /tmp/clone.bin)" ] || die "the clone did not take the write"
+    [ "$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "the clone's write reached the snapshot"
+    [ "$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" != "$(sha_of /tmp/clone.bin)" ] || die "the clone's write reached the volume"
+    echo "DETAIL: $c written; snapshot and volume unaffected"
 }
 
 step_disconnect() {
@@ -443,11 +561,16 @@ main)
     [ -f "$STATE/ids" ] && sed 's/^/RIG-VALUE /' "$STATE/ids"
     ;;
 verify)
-    echo "RIG-PLAN discover connect ns-ids-stable persist-read disconnect"
+    echo "RIG-PLAN discover connect ns-ids-stable persist-read snap-same-as-volume volume-changes-snap-intact snap-read-only clone-writable disconnect"
     run discover step_discover
     run connect step_connect
     run ns-ids-stable step_ns_ids_stable
     run persist-read step_persist_read
+    echo "RIG-LOG namespaces: $(nvme list 2>/dev/null | grep -E '^/dev' | awk '{print $1}' | tr '\n' ' ')"
+    run snap-same-as-volume step_snap_same_as_volume
+    run volume-changes-snap-intact step_volume_changes_snap_intact
+    run snap-read-only step_snap_read_only
+    run clone-writable step_clone_writable
     run disconnect step_disconnect
     ;;
 *)

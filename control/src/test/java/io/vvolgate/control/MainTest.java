@@ -376,6 +376,8 @@ class MainTest {
                     try (appliance; NvmeTcpHost host = NvmeTcpHost.connect("127.0.0.1", appliance.listeners().getFirst().port(),
                             "nqn.2026-11.io.vvolgate:test", NvmeTcpHost.DEFAULT_HOST_NQN, 1, 32, false)) {
                         assertArrayEquals(before, host.read(0, 2, 100, 8, 512).data(), "the snapshot froze what the volume held");
+                        NvmeTcpQueue.Completion snapId = host.admin().execute(NvmeTcpHost.identifySqe(Identify.CNS_NAMESPACE, 2), null, 4096);
+                        assertEquals(1, snapId.data()[Identify.NS_NSATTR] & 1, "Identify Namespace says write protected");
                         assertTrue(host.write(0, 1, 100, after, 512).ok());
                         assertArrayEquals(after, host.read(0, 1, 100, 8, 512).data());
                         assertArrayEquals(before, host.read(0, 2, 100, 8, 512).data(), "the snapshot does not follow the volume");

@@ -51,7 +51,8 @@ final class VirtualRigTest
         "compare-unequal", "dsm-deallocate", "persist-write", "disconnect", "connect-digests", "connect-ioq1",
         "connect-ioq2", "connect-unknown-nqn-refused");
     private static final List<String> REQUIRED_VERIFY_STEPS = List.of(
-        "discover", "connect", "ns-ids-stable", "persist-read", "disconnect");
+        "discover", "connect", "ns-ids-stable", "persist-read", "snap-same-as-volume", "volume-changes-snap-intact",
+        "snap-read-only", "clone-writable", "disconnect");
 
     private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(15);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
@@ -104,6 +105,8 @@ final class VirtualRigTest
         expected.put("RIG_HOSTID", hostId);
         final GuestBoot.Outcome verify;
         final int secondStop;
+        // The restart also takes a snapshot of the volume (nsid 2) and a linked clone of it (nsid 3).
+        addSnapshotAndClone(config);
         try (ApplianceProcess appliance = startAppliance(config, runDir.resolve("appliance-2.log")))
         {
             verify = GuestBoot.run(rigDir, cacheDir, suite, params("verify", appliance, expected),
@@ -184,6 +187,31 @@ final class VirtualRigTest
             block_size = 512
             """.formatted(stateDir, NQN));
         return config;
+    }
+
+    /** Boot 2's config: the same, plus a snapshot of the volume and a linked clone of the snapshot. */
+    private static void addSnapshotAndClone(final Path config) throws IOException
+    {
+        Files.writeString(config, """
+
+            [[subsystem.namespace]]
+            nsid = 2
+            backend = "volume"
+            container = "rig"
+            volume = "rig-snap"
+            snapshot_of = "rig-volume"
+            size = "512MiB"
+            block_size = 512
+
+            [[subsystem.namespace]]
+            nsid = 3
+            backend = "volume"
+            container = "rig"
+            volume = "rig-clone"
+            clone_of = "rig-snap"
+            size = "512MiB"
+            block_size = 512
+            """, java.nio.file.StandardOpenOption.APPEND);
     }
 
     private static ApplianceProcess startAppliance(final Path config, final Path log) throws IOException

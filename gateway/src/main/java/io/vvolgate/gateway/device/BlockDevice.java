@@ -48,6 +48,11 @@ public interface BlockDevice extends AutoCloseable {
     /** Makes every write completed before this call durable. */
     <A> void flush(A attachment, IoCompletion<A> completion);
 
+    /** True if writes are refused (a snapshot): Identify Namespace then says the namespace is write protected. */
+    default boolean readOnly() {
+        return false;
+    }
+
     /** Health figures for the SMART / Health log page; a device without them returns {@link DeviceHealth#UNKNOWN}. */
     DeviceHealth health();
 

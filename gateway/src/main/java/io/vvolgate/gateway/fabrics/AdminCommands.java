@@ -158,6 +158,7 @@ final class AdminCommands {
         id.setByte(Identify.NS_DLFEAT, Identify.DLFEAT_READS_ZEROES_WZ_DEALLOCATES);
         id.setShortLE(Identify.NS_NACWU, Target.ATOMIC_COMPARE_WRITE_BLOCKS - 1);
         id.setIntLE(Identify.NS_ANAGRPID, ns.anaGroup().id());
+        id.setByte(Identify.NS_NSATTR, ns.device().readOnly() ? 1 : 0);
         id.setBytes(Identify.NS_NGUID, ns.nguidUnsafe());
         id.setShortLE(Identify.NS_LBAF0, 0);
         id.setByte(Identify.NS_LBAF0 + 2, ns.blockShift());

@@ -90,6 +90,8 @@ public final class Identify {
     public static final int NS_DLFEAT = 33;
     public static final int NS_NACWU = 38;
     public static final int NS_ANAGRPID = 92;
+    /** NSATTR bit 0: the namespace is write protected. */
+    public static final int NS_NSATTR = 99;
     public static final int NS_NGUID = 104;
     public static final int NS_EUI64 = 120;
     public static final int NS_LBAF0 = 128;       // MS u16, LBADS u8 (log2 of LBA size), RP u8

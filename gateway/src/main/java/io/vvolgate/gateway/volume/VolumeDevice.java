@@ -47,6 +47,14 @@ public final class VolumeDevice implements BlockDevice {
     }
 
     @Override
+    public boolean readOnly() {
+        synchronized (container) {
+            VirtualVolume v = container.liveVolume(volumeId);
+            return v != null && v.readOnly();
+        }
+    }
+
+    @Override
     public boolean volatileWriteCache() {
         return true;
     }
