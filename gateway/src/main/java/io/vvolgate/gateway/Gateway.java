@@ -76,6 +76,11 @@ public final class Gateway implements AutoCloseable {
     private final List<BlockDevice> devices;
     private final List<OpenContainer> containers;
     private final List<BoundListener> listeners;
+    /** Which namespaces export each volume, keyed "container/volume". */
+    private final Map<String, List<Export>> exports = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Export(Subsystem subsystem, int nsid) {
+    }
     private boolean closed;
 
     private Gateway(Target target, TcpTransport tcp, List<BlockDevice> devices, List<OpenContainer> containers,
@@ -91,6 +96,7 @@ public final class Gateway implements AutoCloseable {
     public static Gateway start(GatewaySpec spec) {
         List<BlockDevice> devices = new ArrayList<>();
         List<OpenContainer> containers = new ArrayList<>();
+        Map<String, List<Export>> exported = new HashMap<>();
         Target target = new Target(spec.ioThreads());
         TcpTransport tcp = null;
         try {
@@ -109,6 +115,8 @@ public final class Gateway implements AutoCloseable {
                         // The volume's identity, not the spec's: it follows the volume wherever it is exported.
                         target.addNamespace(subsystem, n.nsid(), container.device(volume.id()), n.blockSize(),
                                 volume.nguid(), volume.uuid(), n.anaGroup());
+                        exported.computeIfAbsent(v.container() + "/" + v.volume(), k -> new ArrayList<>())
+                                .add(new Export(subsystem, n.nsid()));
                         continue;
                     }
                     BlockDevice device = openDevice(n);
@@ -129,7 +137,9 @@ public final class Gateway implements AutoCloseable {
                 target.addPort(port);
                 bound.add(new BoundListener(port.address(), Integer.parseInt(port.service()), port.discovery()));
             }
-            return new Gateway(target, tcp, devices, containers, bound);
+            Gateway gateway = new Gateway(target, tcp, devices, containers, bound);
+            gateway.exports.putAll(exported);
+            return gateway;
         } catch (GatewayException e) {
             abandon(target, tcp, devices, containers);
             throw e;
@@ -401,6 +411,28 @@ public final class Gateway implements AutoCloseable {
     /** The storage containers, in spec order, as start opened them. */
     public List<ContainerStatus> containers() {
         return containers.stream().map(OpenContainer::status).toList();
+    }
+
+    /**
+     * Grows a volume while it is served: the container records the new size, and every namespace that
+     * exports the volume takes it and tells its hosts (Namespace Attribute Changed). Shrinking is refused.
+     */
+    public void resizeVolume(String containerName, String volumeName, long newSize) {
+        OpenContainer open = containers.stream().filter(c -> c.status().name().equals(containerName)).findFirst()
+                .orElseThrow(() -> new GatewayException("no container named " + containerName));
+        Container container = open.container();
+        List<VirtualVolume> named = container.volumes().stream().filter(v -> v.name().equals(volumeName)).toList();
+        if (named.size() != 1) {
+            throw new GatewayException("container " + containerName + " holds " + named.size() + " volumes named \"" + volumeName + "\"");
+        }
+        try {
+            container.resizeVolume(named.getFirst().id(), newSize);
+        } catch (VolumeException e) {
+            throw new GatewayException(e.getMessage(), e);
+        }
+        for (Export e : exports.getOrDefault(containerName + "/" + volumeName, List.of())) {
+            target.namespaceResized(e.subsystem(), e.nsid());
+        }
     }
 
     /** Controllers hosts currently have (all subsystems, discovery included). */

@@ -216,4 +216,37 @@ class GatewayEndToEndTest {
             assertThrows(IOException.class, () -> host.read(0, 1, 0, 1, 512), "the queue is closed after the answer");
         }
     }
+    @Test
+    void aVolumeGrownOnlineIsAnnouncedToTheHost(@TempDir Path pool) throws Exception {
+        var container = new GatewaySpec.ContainerSpec("pool", List.of(pool.resolve("pool.img")), 256L << 20, 64 * 1024);
+        var ns = new GatewaySpec.NamespaceSpec(1, new GatewaySpec.VolumeDevice("pool", "vm", 16L << 20, 512), 512, new byte[16],
+                UUID.randomUUID(), 1);
+        var sub = new GatewaySpec.SubsystemSpec(NQN, "GROW0001", "vvolgate", true, List.of(), List.of(ns));
+        gateway = Gateway.start(new GatewaySpec(List.of(container), List.of(sub),
+                List.of(new GatewaySpec.ListenerSpec("127.0.0.1", 0, false)), 2));
+        try (NvmeTcpHost host = NvmeTcpHost.connect("127.0.0.1", ioPort(), NQN, NvmeTcpHost.DEFAULT_HOST_NQN, 1, 128, false)) {
+            ByteBuffer aec = NvmeTcpQueue.sqe(Opcodes.ADMIN_SET_FEATURES, 0);
+            aec.putInt(40, io.vvolgate.gateway.nvme.Features.ASYNC_EVENT_CONFIGURATION);
+            aec.putInt(44, io.vvolgate.gateway.nvme.AsyncEvents.CONFIG_NAMESPACE_ATTRIBUTE);
+            assertTrue(host.admin().execute(aec, null, 0).ok());
+            CompletableFuture<NvmeTcpQueue.Completion> event = host.admin().submit(NvmeTcpQueue.sqe(Opcodes.ADMIN_ASYNC_EVENT_REQUEST, 0), null, 0);
+            long lastLba = (32L << 20) / 512 - 1;
+            assertEquals(Status.LBA_OUT_OF_RANGE, host.read(0, 1, lastLba, 1, 512).status());
+
+            gateway.resizeVolume("pool", "vm", 32L << 20);
+
+            NvmeTcpQueue.Completion notice = event.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(io.vvolgate.gateway.nvme.AsyncEvents.notice(io.vvolgate.gateway.nvme.AsyncEvents.INFO_NAMESPACE_ATTRIBUTE_CHANGED,
+                    LogPages.CHANGED_NAMESPACE_LIST), notice.result0());
+            NvmeTcpQueue.Completion changed = host.admin().execute(NvmeTcpHost.getLogPageSqe(LogPages.CHANGED_NAMESPACE_LIST, 0, 4096), null, 4096);
+            assertEquals(1, ByteBuffer.wrap(changed.data()).order(ByteOrder.LITTLE_ENDIAN).getInt(0), "NSID 1 changed");
+            NvmeTcpQueue.Completion id = host.admin().execute(NvmeTcpHost.identifySqe(Identify.CNS_NAMESPACE, 1), null, 4096);
+            assertEquals((32L << 20) / 512, ByteBuffer.wrap(id.data()).order(ByteOrder.LITTLE_ENDIAN).getLong(0));
+            byte[] tail = random(512, 77);
+            assertTrue(host.write(0, 1, lastLba, tail, 512).ok(), "the new blocks are usable at once");
+            assertArrayEquals(tail, host.read(0, 1, lastLba, 1, 512).data());
+            GatewayException shrink = assertThrows(GatewayException.class, () -> gateway.resizeVolume("pool", "vm", 8L << 20));
+            assertTrue(shrink.getMessage().contains("refused"), shrink.getMessage());
+        }
+    }
 }

@@ -16,7 +16,7 @@ public final class Namespace {
     private final BlockDevice device;
     private final int blockSize;
     private final int blockShift;
-    private final long blockCount;
+    private volatile long blockCount;
     private final byte[] nguid;
     private final UUID uuid;
     private final AnaGroup anaGroup;
@@ -76,6 +76,16 @@ public final class Namespace {
 
     public long blockCount() {
         return blockCount;
+    }
+
+    /** Takes the device's size again (a volume grew); true if it changed. */
+    boolean refreshSize() {
+        long now = device.size() / blockSize;
+        if (now == blockCount) {
+            return false;
+        }
+        blockCount = now;
+        return true;
     }
 
     public byte[] nguid() {

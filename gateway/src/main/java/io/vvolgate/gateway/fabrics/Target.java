@@ -116,6 +116,20 @@ public final class Target implements QueueAcceptor, AutoCloseable {
         return ns;
     }
 
+    /**
+     * A namespace's device changed size (a volume grew online): the namespace takes the new size and every
+     * controller of the subsystem gets a Namespace Attribute Changed notice naming it.
+     */
+    public void namespaceResized(Subsystem s, int nsid) {
+        Namespace ns = s.namespace(nsid);
+        if (ns == null || !ns.refreshSize()) {
+            return;
+        }
+        for (Controller c : s.controllers()) {
+            c.namespaceChanged(nsid);
+        }
+    }
+
     /** Sets an ANA group's state (1 optimized, 2 non-optimized, 3 inaccessible) and tells every affected controller. */
     public void setAnaState(int groupId, int state) {
         AnaGroup g = anaGroups.get(groupId);
