@@ -270,4 +270,30 @@ class ContainerTest {
         again.close();
         small.close();
     }
+    @Test
+    void threeHundredSnapshotsOfOneVolumeEachKeepTheirPointInTime() {
+        VirtualVolume v = volume("many-snaps", 64L << 20);
+        VolumeDevice d = container.device(v.id());
+        long[] snaps = new long[300];
+        for (int i = 0; i < snaps.length; i++) {
+            // Each round changes one block of a cluster shared with every earlier snapshot.
+            write(d, (i % 16) * 512L, pattern(512, i), false);
+            snaps[i] = container.snapshot(v.id(), "s" + i, id(i), UUID.randomUUID()).id();
+        }
+        reopen();
+        for (int i = 0; i < snaps.length; i += 7) {
+            byte[] cluster = read(container.device(snaps[i]), 0, 16 * 512);
+            for (int slot = 0; slot < 16; slot++) {
+                int last = -1;
+                for (int j = 0; j <= i; j++) {
+                    if (j % 16 == slot) {
+                        last = j;
+                    }
+                }
+                byte[] expected = last < 0 ? new byte[512] : pattern(512, last);
+                assertArrayEquals(expected, Arrays.copyOfRange(cluster, slot * 512, slot * 512 + 512), "snapshot " + i + " block " + slot);
+            }
+        }
+        assertEquals(301, container.volumes().size());
+    }
 }
