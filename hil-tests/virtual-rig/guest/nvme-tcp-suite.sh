@@ -121,16 +121,16 @@ write_dev() { # device, MiB offset, in file
         || die "dd write at ${2}MiB of $1 failed"
 }
 
-# sha256 of the persistence region of device $1 (dies on a failed read; call as v=$(...) || exit 1).
+# sha256 of the persistence region of device $1. For v=$(...) || exit 1: a failure's DETAIL goes to stderr.
 persist_sha() {
-    read_dev "$1" "$PERSIST_OFFSET_MB" "$PERSIST_MB" "/tmp/region.$1" || exit 1
+    read_dev "$1" "$PERSIST_OFFSET_MB" "$PERSIST_MB" "/tmp/region.$1" >&2 || exit 1
     sha_of "/tmp/region.$1"
 }
 
-# The device of NSID $1, as the namespaces step mapped it.
+# The device of NSID $1, as the namespaces step mapped it (for v=$(...) || exit 1, like persist_sha).
 nsdev() {
     d=$(awk -v id="$1" '$1 == id { print $2 }' "$STATE/nsmap" 2>/dev/null)
-    [ -n "$d" ] || die "no device for NSID $1 (the namespaces step failed)"
+    [ -n "$d" ] || { echo "DETAIL: no device for NSID $1 (the namespaces step failed)" >&2; exit 1; }
     echo "$d"
 }
 
@@ -379,82 +379,158 @@ step_persist_read() {
     echo "DETAIL: sha256 $sha"
 }
 
-# The block device of namespace $1 of the subsystem under test (nvmeXnY; multipath heads included),
-# waiting up to 20 s for the host's namespace scan to create it.
-dev_of_nsid() {
+# --- verify phase: the snapshot (NSID 2) and the linked clone (NSID 3) of the volume (NSID 1) -------
+
+# Maps NSIDs 1-3 to block devices ($STATE/nsmap) and shows them; all three exist at connect time.
+step_namespaces() {
+    c=$(ctrl) || die "$NO_DEV"
+    rm -f "$STATE/nsmap"
     i=0
-    while [ $i -lt 40 ]; do
-        d=$(dev_of_nsid_now "$1") && { echo "$d"; return 0; }
+    while :; do
+        : > /tmp/nsmap
+        missing=""
+        for id in $NSID_VOLUME $NSID_SNAP $NSID_CLONE; do
+            d=$(find_ns "$c" "$id") && echo "$id $d" >> /tmp/nsmap || missing="$missing $id"
+        done
+        [ -z "$missing" ] && break
+        if [ $i -ge 40 ]; then
+            ls /sys/class/nvme/"$c" /sys/class/nvme-subsystem/*/ 2>&1
+            nvme list 2>&1
+            die "NSID(s)$missing have no block device behind $c after 20 s"
+        fi
         sleep 0.5; i=$((i + 1))
     done
-    return 1
+    nvme list > /tmp/list3.out 2>&1 || { cat /tmp/list3.out; die "nvme list exit $?"; }
+    sed 's/^/SHOW: /' /tmp/list3.out
+    detail="" ids=""
+    vsize=$(cat "/sys/block/$(awk '$1 == 1 { print $2 }' /tmp/nsmap)/size")
+    while read -r id d; do
+        grep -q "^/dev/$d " /tmp/list3.out || die "/dev/$d (NSID $id) not in nvme list"
+        got=$(nvme get-ns-id "/dev/$d" 2>&1) || die "nvme get-ns-id /dev/$d: $got"
+        [ "$(echo "$got" | sed 's/.*[^0-9]\([0-9][0-9]*\)[^0-9]*$/\1/')" = "$id" ] || die "/dev/$d: '$got', expected NSID $id"
+        nvme id-ns "/dev/$d" > /tmp/idns.$d 2>&1 || { cat /tmp/idns.$d; die "nvme id-ns /dev/$d exit $?"; }
+        nguid=$(awk -F: '/^nguid/ { gsub(/ /, "", $2); print $2 }' /tmp/idns.$d)
+        nsattr=$(awk -F: '/^nsattr/ { gsub(/ /, "", $2); print $2 }' /tmp/idns.$d)
+        size=$(cat "/sys/block/$d/size")
+        ro=$(cat "/sys/block/$d/ro")
+        echo "SHOW: NSID $id /dev/$d $((size * 512)) bytes nguid $nguid nsattr $nsattr ro $ro"
+        [ "$size" = "$vsize" ] || die "/dev/$d (NSID $id) has $size sectors, the volume $vsize"
+        case " $ids " in *" $nguid "*) die "NSID $id has the NGUID $nguid of another namespace" ;; esac
+        ids="$ids $nguid"
+        detail="$detail nsid$id=$d${ro:+(ro=$ro)}"
+    done < /tmp/nsmap
+    mv /tmp/nsmap "$STATE/nsmap"
+    echo "DETAIL:$detail"
 }
 
-dev_of_nsid_now() {
-    for b in /sys/block/nvme*n*; do
-        [ -e "$b/nsid" ] || continue
-        n=$(basename "$b")
-        case "$n" in *c*) continue ;; esac
-        [ "$(cat "$b/nsid")" = "$1" ] || continue
-        [ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$RIG_NQN" ] || continue
-        echo "$n"; return 0
-    done
-    return 1
-}
-
-sha_of_region() { # device, MiB offset, MiB count
-    dd if="/dev/$1" of=/tmp/region.bin bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null \
-        || die "dd read of ${3}MiB at ${2}MiB of $1 failed"
-    sha_of /tmp/region.bin
-}
-
+# The snapshot holds what boot 1 left on the volume: the persisted pattern and a MiB of each other region.
 step_snap_same_as_volume() {
-    v=$(dev_of_nsid 1) || die "no namespace 1"
-    s=$(dev_of_nsid 2) || die "no namespace 2 (the snapshot); namespaces: $(ls /sys/block | tr '\n' ' ')"
-    sv=$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
-    ss=$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
-    [ "$ss" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "snapshot $s holds sha256 $ss, boot 1 wrote $RIG_EXPECT_PERSIST_SHA256"
-    [ "$sv" = "$ss" ] || die "volume $v ($sv) and snapshot $s ($ss) differ"
-    echo "DETAIL: $s (nsid 2) = $v (nsid 1) = boot 1's pattern"
+    v=$(nsdev $NSID_VOLUME) || exit 1
+    s=$(nsdev $NSID_SNAP) || exit 1
+    want="${RIG_EXPECT_PERSIST_SHA256:-}"
+    [ -n "$want" ] || die "no expected checksum from boot 1"
+    ss=$(persist_sha "$s") || exit 1
+    vs=$(persist_sha "$v") || exit 1
+    [ "$ss" = "$want" ] || die "snapshot $s reads sha256 $ss at ${PERSIST_OFFSET_MB}MiB, boot 1 wrote $want"
+    [ "$vs" = "$want" ] || die "volume $v reads sha256 $vs at ${PERSIST_OFFSET_MB}MiB, boot 1 wrote $want"
+    for off in $SAME_OFFSETS_MB; do
+        read_dev "$v" "$off" 1 /tmp/same.v || exit 1
+        read_dev "$s" "$off" 1 /tmp/same.s || exit 1
+        cmp /tmp/same.v /tmp/same.s || die "snapshot and volume differ in the MiB at ${off}MiB"
+    done
+    echo "DETAIL: sha256 $ss on $s and $v; equal at MiB$(echo " $SAME_OFFSETS_MB" | tr -s ' ')"
 }
 
+# A new pattern over the persistence region of the volume: the volume reads it, the snapshot does not.
 step_volume_changes_snap_intact() {
-    v=$(dev_of_nsid 1) || die "no namespace 1"
-    s=$(dev_of_nsid 2) || die "no namespace 2"
-    make_pattern "after-snapshot-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/new.bin
-    dd if=/tmp/new.bin of="/dev/$v" bs=1M seek="$PERSIST_OFFSET_MB" oflag=direct conv=notrunc,fsync 2>/dev/null \
-        || die "write to the volume failed"
-    [ "$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$(sha_of /tmp/new.bin)" ] || die "the volume did not take the new data"
-    ss=$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")
-    [ "$ss" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "the snapshot changed with the volume: $ss"
-    echo "DETAIL: volume rewritten, snapshot still boot 1's pattern"
+    v=$(nsdev $NSID_VOLUME) || exit 1
+    s=$(nsdev $NSID_SNAP) || exit 1
+    old="${RIG_EXPECT_PERSIST_SHA256:-}"
+    [ -n "$old" ] || die "no expected checksum from boot 1"
+    make_pattern "volume-after-snapshot-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/changed.bin
+    new=$(sha_of /tmp/changed.bin)
+    [ "$new" != "$old" ] || die "new pattern equals boot 1's"
+    write_dev "$v" "$PERSIST_OFFSET_MB" /tmp/changed.bin || exit 1
+    nvme flush "/dev/$v" || die "nvme flush /dev/$v exit $?"
+    vs=$(persist_sha "$v") || exit 1
+    ss=$(persist_sha "$s") || exit 1
+    [ "$vs" = "$new" ] || die "volume reads sha256 $vs after the write of $new"
+    [ "$ss" = "$old" ] || die "snapshot changed with the volume: sha256 $ss, was $old"
+    echo "DETAIL: volume $new, snapshot still $old"
 }
 
+# Writes to the snapshot fail: a dd through the block layer, and an NVMe Write (expects the status
+# Namespace is Write Protected); the snapshot's data is unchanged afterwards.
 step_snap_read_only() {
-    s=$(dev_of_nsid 2) || die "no namespace 2"
-    ro=$(cat "/sys/block/$s/ro" 2>/dev/null)
-    head -c 4096 /dev/zero > /tmp/zero.bin
-    if dd if=/tmp/zero.bin of="/dev/$s" bs=4096 seek=0 oflag=direct conv=notrunc 2>/tmp/dd.err; then
-        die "a write to the snapshot $s succeeded"
+    s=$(nsdev $NSID_SNAP) || exit 1
+    old="${RIG_EXPECT_PERSIST_SHA256:-}"
+    ro=$(cat "/sys/block/$s/ro")
+    ls=$(cat "/sys/block/$s/queue/logical_block_size")
+    make_pattern "snapshot-write-${RIG_PERSIST_TOKEN:-none}" 1 /tmp/snapw.bin
+    if dd if=/tmp/snapw.bin of="/dev/$s" bs=1M seek="$PERSIST_OFFSET_MB" oflag=direct conv=notrunc,fsync > /tmp/snapdd.out 2>&1; then
+        cat /tmp/snapdd.out
+        die "dd write to the snapshot $s succeeded"
     fi
-    out=$(nvme write "/dev/$s" -s 0 -c 7 -z 4096 -d /tmp/zero.bin 2>&1); rc=$?
-    [ "$rc" -ne 0 ] || die "nvme write to the snapshot succeeded"
-    echo "DETAIL: refused (block device ro=$ro; $(cat /tmp/dd.err | head -n 1); nvme: $(echo "$out" | head -n 1))"
+    cat /tmp/snapdd.out
+    ddwhy=$(grep -v 'records\|copied' /tmp/snapdd.out | head -n 1)
+    head -c 4096 /tmp/snapw.bin > /tmp/snapw4k.bin
+    slba=$((PERSIST_OFFSET_MB * 1048576 / ls))
+    nvme write "/dev/$s" -s "$slba" -c $((4096 / ls - 1)) -z 4096 -d /tmp/snapw4k.bin > /tmp/snapnvme.out 2>&1; rc=$?
+    cat /tmp/snapnvme.out
+    [ "$rc" -ne 0 ] || die "nvme write to the snapshot $s succeeded"
+    grep -qi 'write protected' /tmp/snapnvme.out \
+        || die "nvme write failed (exit $rc) without a Namespace is Write Protected status: $(head -n 2 /tmp/snapnvme.out | tr '\n' ' ')"
+    ss=$(persist_sha "$s") || exit 1
+    [ -z "$old" ] || [ "$ss" = "$old" ] || die "snapshot data changed by the refused writes: sha256 $ss, was $old"
+    echo "DETAIL: kernel ro=$ro; dd: ${ddwhy:-failed}; nvme write: $(grep -i 'NVMe status' /tmp/snapnvme.out | head -n 1)"
 }
 
+# The clone starts as the snapshot, takes a write, and neither the snapshot nor the volume sees it.
 step_clone_writable() {
-    v=$(dev_of_nsid 1) || die "no namespace 1"
-    s=$(dev_of_nsid 2) || die "no namespace 2"
-    c=$(dev_of_nsid 3) || die "no namespace 3 (the clone)"
-    [ "$(sha_of_region "$c" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$RIG_EXPECT_PERSIST_SHA256" ] \
-        || die "the clone does not start as the snapshot"
+    v=$(nsdev $NSID_VOLUME) || exit 1
+    s=$(nsdev $NSID_SNAP) || exit 1
+    k=$(nsdev $NSID_CLONE) || exit 1
+    old="${RIG_EXPECT_PERSIST_SHA256:-}"
+    [ -n "$old" ] || die "no expected checksum from boot 1"
+    ks=$(persist_sha "$k") || exit 1
+    [ "$ks" = "$old" ] || die "clone $k reads sha256 $ks before any write, the snapshot was $old"
+    vbefore=$(persist_sha "$v") || exit 1
     make_pattern "clone-${RIG_PERSIST_TOKEN:-none}" "$PERSIST_MB" /tmp/clone.bin
-    dd if=/tmp/clone.bin of="/dev/$c" bs=1M seek="$PERSIST_OFFSET_MB" oflag=direct conv=notrunc,fsync 2>/dev/null \
-        || die "write to the clone failed"
-    [ "$(sha_of_region "$c" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$(sha_of /tmp/clone.bin)" ] || die "the clone did not take the write"
-    [ "$(sha_of_region "$s" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" = "$RIG_EXPECT_PERSIST_SHA256" ] || die "the clone's write reached the snapshot"
-    [ "$(sha_of_region "$v" "$PERSIST_OFFSET_MB" "$PERSIST_MB")" != "$(sha_of /tmp/clone.bin)" ] || die "the clone's write reached the volume"
-    echo "DETAIL: $c written; snapshot and volume unaffected"
+    new=$(sha_of /tmp/clone.bin)
+    write_dev "$k" "$PERSIST_OFFSET_MB" /tmp/clone.bin || exit 1
+    nvme flush "/dev/$k" || die "nvme flush /dev/$k exit $?"
+    ks=$(persist_sha "$k") || exit 1
+    ss=$(persist_sha "$s") || exit 1
+    vs=$(persist_sha "$v") || exit 1
+    [ "$ks" = "$new" ] || die "clone reads sha256 $ks after the write of $new"
+    [ "$ss" = "$old" ] || die "the clone's write changed the snapshot: sha256 $ss, was $old"
+    [ "$vs" = "$vbefore" ] || die "the clone's write changed the volume: sha256 $vs, was $vbefore"
+    echo "DETAIL: clone read $old, then wrote $new; snapshot and volume unchanged"
+}
+
+# Boot 1's fio-mixed job replayed with --verify_only on the snapshot (every block fio wrote in boot 1
+# must carry its header and checksum) while another fio job rewrites that region of the volume.
+step_snap_fio_verify_readonly() {
+    v=$(nsdev $NSID_VOLUME) || exit 1
+    s=$(nsdev $NSID_SNAP) || exit 1
+    t0=$(date +%s)
+    # shellcheck disable=SC2086
+    ( FIO_DEV=$v; FIO_OUT=/tmp/fio-volume.out
+      ( run_fio volume-rewrite "$FIO_MB" --rw=randwrite --offset="${FIO_MIXED_OFFSET_MB}m" --bs=128k \
+          --randseed=20261124 ) > /tmp/fio-volume.log 2>&1
+      echo $? > /tmp/fio-volume.rc ) &
+    writer=$!
+    # shellcheck disable=SC2086
+    ( FIO_DEV=$s; FIO_OUT=/tmp/fio-snap.out; run_fio mixed-4k-256k "$FIO_MB" $MIXED_JOB --verify_only ) > /tmp/fio-snap.log 2>&1
+    snap_rc=$?
+    t1=$(date +%s)
+    wait "$writer"
+    t2=$(date +%s)
+    echo "--- snapshot verify_only (exit $snap_rc)"; cat /tmp/fio-snap.log
+    echo "--- volume rewrite (exit $(cat /tmp/fio-volume.rc 2>/dev/null))"; cat /tmp/fio-volume.log
+    [ "$snap_rc" -eq 0 ] || die "snapshot verify: $(grep '^DETAIL: ' /tmp/fio-snap.log | tail -n 1 | cut -c9-)"
+    [ "$(cat /tmp/fio-volume.rc 2>/dev/null)" = 0 ] || die "volume rewrite: $(grep '^DETAIL: ' /tmp/fio-volume.log | tail -n 1 | cut -c9-)"
+    echo "DETAIL: snapshot $(grep '^DETAIL: ' /tmp/fio-snap.log | tail -n 1 | cut -c9-) of boot 1's ${FIO_MB}MiB at ${FIO_MIXED_OFFSET_MB}MiB in $((t1 - t0))s while the volume's was rewritten and verified ($((t2 - t0))s)"
 }
 
 step_disconnect() {
@@ -510,6 +586,7 @@ run() {
     detail=$(grep '^DETAIL: ' "$log" | tail -n 1 | cut -c9-)
     if [ "$rc" -eq 0 ]; then
         echo "RIG-STEP $name PASS ${dt}s${detail:+ $detail}"
+        grep '^SHOW: ' "$log" | cut -c7- | sed "s/^/RIG-LOG $name: /"
     else
         [ "$rc" -eq 143 ] && detail="timed out after ${RIG_STEP_TIMEOUT:-300}s${detail:+; $detail}"
         echo "RIG-STEP $name FAIL ${detail:-exit $rc} (${dt}s)"
@@ -561,16 +638,18 @@ main)
     [ -f "$STATE/ids" ] && sed 's/^/RIG-VALUE /' "$STATE/ids"
     ;;
 verify)
-    echo "RIG-PLAN discover connect ns-ids-stable persist-read snap-same-as-volume volume-changes-snap-intact snap-read-only clone-writable disconnect"
+    echo "RIG-PLAN discover connect ns-ids-stable persist-read namespaces snap-same-as-volume" \
+        "volume-changes-snap-intact snap-read-only clone-writable snap-fio-verify-readonly disconnect"
     run discover step_discover
     run connect step_connect
     run ns-ids-stable step_ns_ids_stable
     run persist-read step_persist_read
-    echo "RIG-LOG namespaces: $(nvme list 2>/dev/null | grep -E '^/dev' | awk '{print $1}' | tr '\n' ' ')"
+    run namespaces step_namespaces
     run snap-same-as-volume step_snap_same_as_volume
     run volume-changes-snap-intact step_volume_changes_snap_intact
     run snap-read-only step_snap_read_only
     run clone-writable step_clone_writable
+    run snap-fio-verify-readonly step_snap_fio_verify_readonly
     run disconnect step_disconnect
     ;;
 *)

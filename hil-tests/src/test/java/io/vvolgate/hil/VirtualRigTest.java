@@ -32,9 +32,13 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The virtual rig: Debian's own Linux kernel, booted under QEMU, is a real NVMe/TCP host for the
  * appliance running on this machine (DESIGN.md §6). Boot 1 runs the functional suite and writes a
- * pattern; the appliance is then stopped with SIGTERM and started again on the same state directory;
- * boot 2 checks the pattern and the namespace's NGUID/UUID survived. Each guest step is its own
- * dynamic test, so a failure names the step.
+ * pattern; the appliance is then stopped with SIGTERM and started again on the same state directory,
+ * with two more namespaces in its config: nsid 2, a read-only snapshot of the volume (taken at that
+ * start, so it freezes what boot 1 left), and nsid 3, a linked clone of that snapshot. Boot 2 checks
+ * the pattern and the namespace's NGUID/UUID survived, that the snapshot reads back boot 1's data (fio
+ * verify included) while the volume keeps changing and refuses writes, and that the clone starts as
+ * the snapshot and takes writes without touching either. Each guest step is its own dynamic test, so
+ * a failure names the step.
  *
  * <p>Needs root (apt-get) or the packages already installed, and about 4 minutes on 2 cores (TCG).
  * Every run keeps its files (config, appliance logs, serial consoles) under
@@ -51,8 +55,8 @@ final class VirtualRigTest
         "compare-unequal", "dsm-deallocate", "persist-write", "disconnect", "connect-digests", "connect-ioq1",
         "connect-ioq2", "connect-unknown-nqn-refused");
     private static final List<String> REQUIRED_VERIFY_STEPS = List.of(
-        "discover", "connect", "ns-ids-stable", "persist-read", "snap-same-as-volume", "volume-changes-snap-intact",
-        "snap-read-only", "clone-writable", "disconnect");
+        "discover", "connect", "ns-ids-stable", "persist-read", "namespaces", "snap-same-as-volume",
+        "volume-changes-snap-intact", "snap-read-only", "clone-writable", "snap-fio-verify-readonly", "disconnect");
 
     private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(15);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
@@ -78,7 +82,7 @@ final class VirtualRigTest
         log(kernel);
 
         final Path stateDir = Files.createDirectories(runDir.resolve("state"));
-        final Path config = writeConfig(runDir, stateDir);
+        final Path config = writeConfig(runDir.resolve("vvolgate.toml"), stateDir, false);
         final Path suite = rigDir.resolve("guest/nvme-tcp-suite.sh");
         final String token = Long.toHexString(System.nanoTime());
         final String hostId = UUID.randomUUID().toString(); // both boots are the same host
@@ -103,11 +107,12 @@ final class VirtualRigTest
         expected.put("RIG_EXPECT_NGUID", main.report().value("nguid").orElse(""));
         expected.put("RIG_EXPECT_UUID", main.report().value("uuid").orElse(""));
         expected.put("RIG_HOSTID", hostId);
+        expected.put("RIG_PERSIST_TOKEN", token);
         final GuestBoot.Outcome verify;
         final int secondStop;
         // The restart also takes a snapshot of the volume (nsid 2) and a linked clone of it (nsid 3).
-        addSnapshotAndClone(config);
-        try (ApplianceProcess appliance = startAppliance(config, runDir.resolve("appliance-2.log")))
+        final Path config2 = writeConfig(runDir.resolve("vvolgate-boot2.toml"), stateDir, true);
+        try (ApplianceProcess appliance = startAppliance(config2, runDir.resolve("appliance-2.log")))
         {
             verify = GuestBoot.run(rigDir, cacheDir, suite, params("verify", appliance, expected),
                 runDir, "boot2-verify", VERIFY_BOOT_TIMEOUT);
@@ -150,9 +155,13 @@ final class VirtualRigTest
         return tail(setupLog, 1) + "; " + version.lines().findFirst().orElse("");
     }
 
-    private static Path writeConfig(final Path runDir, final Path stateDir) throws IOException
+    /**
+     * The rig's config: one subsystem with the volume as nsid 1; with {@code snapshotAndClone} (boot 2)
+     * also a snapshot of it (nsid 2) and a linked clone of the snapshot (nsid 3), both made by the
+     * appliance when it starts on a state directory that lacks them.
+     */
+    private static Path writeConfig(final Path config, final Path stateDir, final boolean snapshotAndClone) throws IOException
     {
-        final Path config = runDir.resolve("vvolgate.toml");
         Files.writeString(config, """
             # Written by VirtualRigTest for one rig run.
             state_dir = "%s"
@@ -185,14 +194,7 @@ final class VirtualRigTest
             volume = "rig-volume"
             size = "512MiB"
             block_size = 512
-            """.formatted(stateDir, NQN));
-        return config;
-    }
-
-    /** Boot 2's config: the same, plus a snapshot of the volume and a linked clone of the snapshot. */
-    private static void addSnapshotAndClone(final Path config) throws IOException
-    {
-        Files.writeString(config, """
+            """.formatted(stateDir, NQN) + (snapshotAndClone ? """
 
             [[subsystem.namespace]]
             nsid = 2
@@ -211,7 +213,8 @@ final class VirtualRigTest
             clone_of = "rig-snap"
             size = "512MiB"
             block_size = 512
-            """, java.nio.file.StandardOpenOption.APPEND);
+            """ : ""));
+        return config;
     }
 
     private static ApplianceProcess startAppliance(final Path config, final Path log) throws IOException
