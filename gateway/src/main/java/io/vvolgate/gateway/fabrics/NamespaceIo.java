@@ -101,6 +101,11 @@ final class NamespaceIo implements IoReactor.Work {
     private record CompareState(NamespaceIo io, NvmeRequest compare, ByteBuf media, FusedPair pair) {
     }
 
+    private static final IoReactor.Work FUSED_COMPARED_ON_REACTOR = r -> {
+        FusedPair pair = (FusedPair) r.coreContext;
+        pair.io.onFusedCompared(pair, pair.compareStatus);
+    };
+
     private static final IoCompletion<CompareState> COMPARE_READ_DONE = (c, errno) -> {
         NvmeRequest r = c.compare;
         int status;
@@ -117,10 +122,15 @@ final class NamespaceIo implements IoReactor.Work {
         }
         if (c.pair == null) {
             c.io.finish(r, status);
-        } else {
+        } else if (c.io.reactor.inReactor()) {
             c.io.onFusedCompared(c.pair, status);
+        } else {
+            // The fused pair's ordering state belongs to the reactor thread: continue there.
+            c.pair.compareStatus = status;
+            c.io.reactor.execute(c.pair.compare, FUSED_COMPARED_ON_REACTOR);
         }
     };
+
 
     // --- writes: counted, and held back while an overlapping fused pair runs ---
 
@@ -238,6 +248,7 @@ final class NamespaceIo implements IoReactor.Work {
         NamespaceIo io;
         long first;
         long last;
+        int compareStatus;
 
         FusedPair(NvmeRequest compare, NvmeRequest write) {
             this.compare = compare;
