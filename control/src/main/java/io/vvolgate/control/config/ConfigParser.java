@@ -641,38 +641,27 @@ public final class ConfigParser {
             }
 
             String string(String key, String dflt) {
-                Object v = table.get(List.of(key));
-                if (v == null) {
-                    return dflt;
-                }
-                if (v instanceof String text) {
-                    return text;
-                }
-                problems.add(at(key), key + " in " + name + " must be a string, not " + typeName(v));
-                return null;
+                return typed(key, dflt, String.class, "a string");
             }
 
             Long integer(String key, Long dflt) {
-                Object v = table.get(List.of(key));
-                if (v == null) {
-                    return dflt;
-                }
-                if (v instanceof Long n) {
-                    return n;
-                }
-                problems.add(at(key), key + " in " + name + " must be an integer, not " + typeName(v));
-                return null;
+                return typed(key, dflt, Long.class, "an integer");
             }
 
             Boolean bool(String key, Boolean dflt) {
+                return typed(key, dflt, Boolean.class, "true or false");
+            }
+
+            /** The value under {@code key} if it has type {@code type}; {@code dflt} if absent; null (problem recorded) if not. */
+            private <T> T typed(String key, T dflt, Class<T> type, String expected) {
                 Object v = table.get(List.of(key));
                 if (v == null) {
                     return dflt;
                 }
-                if (v instanceof Boolean b) {
-                    return b;
+                if (type.isInstance(v)) {
+                    return type.cast(v);
                 }
-                problems.add(at(key), key + " in " + name + " must be true or false, not " + typeName(v));
+                problems.add(at(key), key + " in " + name + " must be " + expected + ", not " + typeName(v));
                 return null;
             }
 
