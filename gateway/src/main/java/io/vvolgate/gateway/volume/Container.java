@@ -974,6 +974,11 @@ public final class Container implements AutoCloseable {
         }
     }
 
+    /** A read that waits for its completion (start-up, fsck, log replay); returns the errno. */
+    static int readNow(BlockDevice device, long offset, int length, ByteBuf into) {
+        return awaitIo(device, (d, done) -> d.read(offset, length, into, done, COMPLETE_FUTURE));
+    }
+
     private static void check(int errno, String what) {
         if (errno != IoCompletion.OK) {
             throw new VolumeException(what + " failed (errno " + errno + ")");

@@ -7,8 +7,6 @@ import io.vvolgate.gateway.device.IoCompletion;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Offline verification of a container: superblock copies, layout, the active checkpoint, the metadata log,
@@ -122,12 +120,6 @@ public final class Fsck {
     }
 
     private static int read(BlockDevice device, long offset, int length, ByteBuf into) {
-        CompletableFuture<Integer> done = new CompletableFuture<>();
-        device.read(offset, length, into, done, (f, errno) -> f.complete(errno));
-        try {
-            return done.get(60, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            return IoCompletion.EIO;
-        }
+        return Container.readNow(device, offset, length, into);
     }
 }

@@ -302,16 +302,7 @@ public final class MetadataLog {
     }
 
     private boolean readBlock(long offset, ByteBuf into) {
-        CompletableFuture<Integer> done = new CompletableFuture<>();
-        device.read(regionOffset + offset, BLOCK_SIZE, into, done, (d, errno) -> d.complete(errno));
-        try {
-            return done.get(60, TimeUnit.SECONDS) == IoCompletion.OK;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } catch (ExecutionException | TimeoutException e) {
-            return false;
-        }
+        return Container.readNow(device, regionOffset + offset, BLOCK_SIZE, into) == IoCompletion.OK;
     }
 
     private static int crc(ByteBuf block) {
