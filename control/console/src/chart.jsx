@@ -1,0 +1,73 @@
+// A live time-series chart on uPlot: canvas drawing, small, and made for data that updates every few
+// seconds (setData redraws without rebuilding the chart).
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+
+export const PALETTE = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626', '#4b5563'];
+
+export function TimeChart({ title, labels, data, format, height = 180, testId }) {
+  const wrap = useRef(null);
+  const plot = useRef(null);
+  const key = labels.join('\u0000');
+
+  useEffect(() => {
+    const el = wrap.current;
+    const width = Math.max(200, el.clientWidth);
+    const opts = {
+      width,
+      height,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
+      axes: [
+        { stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' }, font: '11px system-ui, sans-serif' },
+        {
+          stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { show: false }, font: '11px system-ui, sans-serif',
+          size: 64, values: (u, vals) => vals.map((v) => format(v)),
+        },
+      ],
+      series: [
+        { value: (u, v) => (v == null ? '—' : new Date(v * 1000).toLocaleTimeString('en-GB')) },
+        ...labels.map((label, i) => ({
+          label,
+          stroke: PALETTE[i % PALETTE.length],
+          width: 2,
+          fill: labels.length === 1 ? `${PALETTE[0]}1a` : undefined,
+          points: { show: false },
+          spanGaps: true,
+          value: (u, v) => (v == null ? '—' : format(v)),
+        })),
+      ],
+    };
+    plot.current = new uPlot(opts, data, el);
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(200, el.clientWidth);
+      if (plot.current && Math.abs(plot.current.width - w) > 2) plot.current.setSize({ width: w, height });
+    });
+    ro.observe(el);
+    return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null; };
+  }, [key, height]);
+
+  useEffect(() => { plot.current?.setData(data); }, [data]);
+
+  return (
+    <figure class="chart" data-testid={testId}>
+      <figcaption>{title}</figcaption>
+      <div ref={wrap} class="chart-canvas" role="img" aria-label={`${title} over the last 15 minutes`} />
+    </figure>
+  );
+}
+
+/** Performance series → uPlot's columns [times, series1, series2, ...], aligned on the union of times. */
+export function columns(series, pick) {
+  const times = new Set();
+  for (const s of series) for (const p of s.samples) times.add(Math.round(Date.parse(p.time) / 1000));
+  const xs = [...times].sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const ys = series.map((s) => {
+    const col = new Array(xs.length).fill(null);
+    for (const p of s.samples) col[index.get(Math.round(Date.parse(p.time) / 1000))] = pick(p);
+    return col;
+  });
+  return [xs, ...ys];
+}
