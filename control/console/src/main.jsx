@@ -102,7 +102,7 @@ function Shell({ session }) {
           aria-label="Menu" onClick={() => setMenuOpen(!menuOpen)}>☰</button>
         <Link href="/" class="brand"><span class="logo" aria-hidden="true">V</span><span>vvolgate</span></Link>
         <div class="topbar-right">
-          {open > 0 && <Link href="/activity?tab=alarms" class="alarm-pill" title="Unacknowledged alarms">{open} alarm{open === 1 ? '' : 's'}</Link>}
+          {open > 0 && <Link href="/activity?tab=alarms" class="alarm-pill" title="Unacknowledged alarms" aria-label={`${open} unacknowledged alarm${open === 1 ? '' : 's'}`}>⚠ {open}<span class="alarm-word"> alarm{open === 1 ? '' : 's'}</span></Link>}
           <span class="who" data-testid="who"><span class="who-name">{session.username}</span> <span class={`role ${session.role}`}>{session.role}</span></span>
           <button type="button" class="ghost" onClick={() => api.logout().then(() => navigate('/', { replace: true }))}>Log out</button>
         </div>

@@ -41,7 +41,7 @@ export function Containers({ session }) {
       {containers.data?.length === 0 && <Empty>No storage containers are configured.</Empty>}
 
       <PageHeader title="Capability profiles" subtitle="Storage policies that volumes are created against">
-        {change && <button type="button" class="primary" onClick={() => setCreating(true)}>＋ Create policy</button>}
+        {change && <button type="button" class="primary" onClick={() => setCreating(true)}>+ Create policy</button>}
       </PageHeader>
       <LoadError error={profiles.error} onRetry={profiles.reload} />
       <div class="card flush">

@@ -13,7 +13,7 @@ export function Hosts({ session }) {
   return (
     <>
       <PageHeader title="Hosts" subtitle="ESXi and Linux hosts registered by NQN, and what is bound to them">
-        {change && <button type="button" class="primary" onClick={() => setRegistering(true)}>＋ Register host</button>}
+        {change && <button type="button" class="primary" onClick={() => setRegistering(true)}>+ Register host</button>}
       </PageHeader>
       <LoadError error={hosts.error} onRetry={hosts.reload} />
       <div class="card flush">

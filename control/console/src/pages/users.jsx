@@ -13,7 +13,7 @@ export function Users({ session }) {
   return (
     <>
       <PageHeader title="Users" subtitle="Who may log in, and what their role allows: viewers read, operators change storage and hosts, admins also manage users">
-        <button type="button" class="primary" onClick={() => setCreating(true)}>＋ Add user</button>
+        <button type="button" class="primary" onClick={() => setCreating(true)}>+ Add user</button>
       </PageHeader>
       <LoadError error={users.error} onRetry={users.reload} />
       <div class="card flush">

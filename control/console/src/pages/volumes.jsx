@@ -39,7 +39,7 @@ export function Volumes({ session }) {
   return (
     <>
       <PageHeader title="Virtual volumes" subtitle="VM disks and files, with their snapshots and clones">
-        {can('change', session) && <button type="button" class="primary" onClick={() => setCreating(true)}>＋ Create volume</button>}
+        {can('change', session) && <button type="button" class="primary" onClick={() => setCreating(true)}>+ Create volume</button>}
       </PageHeader>
       <form class="filters card" role="search" aria-label="Filter volumes" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search" name="q">
@@ -127,7 +127,8 @@ function CreateVolume({ open, onClose, onCreated, cat }) {
     if (v.lbaSize) body.lbaSize = Number(v.lbaSize);
     return onCreated(await api.createVvol(body)) ?? true;
   });
-  useEffect(() => { if (open) { setV(blank); setError(null); } }, [open]);
+  useEffect(() => { if (open) { setV({ ...blank, container: cat.containers[0]?.name || '' }); setError(null); } }, [open]);
+  useEffect(() => { if (open && !v.container && cat.containers.length) setV((x) => ({ ...x, container: cat.containers[0].name })); }, [cat.containers]);
   const fields = ['container', 'name', 'type', 'sizeBytes', 'profileId', 'provisioning', 'lbaSize'];
   return (
     <Dialog open={open} title="Create a virtual volume" onClose={onClose} testId="create-vvol"
