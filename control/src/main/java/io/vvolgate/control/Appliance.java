@@ -35,6 +35,7 @@ public final class Appliance implements AutoCloseable {
     private final Gateway gateway;
     private final FileChannel lockChannel;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private ControlPlane control;
 
     private Appliance(Gateway gateway, FileChannel lockChannel) {
         this.gateway = gateway;
@@ -109,14 +110,27 @@ public final class Appliance implements AutoCloseable {
                     }
                 }
             }
+            ControlPlane.Stored stored;
+            try {
+                stored = ControlPlane.load(stateDir);
+            } catch (IOException e) {
+                release(lock);
+                throw new StartException("cannot read the control state: " + e.getMessage());
+            }
             Gateway gateway;
             try {
-                gateway = Gateway.start(spec(config, identities));
+                gateway = Gateway.start(spec(config, identities, stored.registeredHosts(), stored.bindings()));
             } catch (NamespaceConflictException e) {
                 release(lock);
                 throw new StartException(where(config, e) + e.getMessage(), true);
             }
             Appliance appliance = new Appliance(gateway, lock);
+            try {
+                appliance.control = ControlPlane.start(config, gateway, stored, out, err);
+            } catch (IOException | RuntimeException e) {
+                appliance.close();
+                throw new StartException("cannot start the control plane API: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            }
             try {
                 identities.recordImages(config);
                 identities.save();
@@ -138,6 +152,7 @@ public final class Appliance implements AutoCloseable {
                 String host = l.address().contains(":") ? "[" + l.address() + "]" : l.address();
                 out.println("vvolgate: listening " + host + ":" + l.port() + " nvme-tcp " + (l.discovery() ? "discovery" : "io"));
             }
+            out.println("vvolgate: api " + appliance.control.url());
             out.println("vvolgate: ready");
             out.flush();
             return appliance;
@@ -190,6 +205,16 @@ public final class Appliance implements AutoCloseable {
 
     /** The admin API's description of {@code config}, with the identities from {@code identities}. */
     static GatewaySpec spec(ApplianceConfig config, IdentityStore identities) {
+        return spec(config, identities, List.of(), List.of());
+    }
+
+    /**
+     * As {@link #spec(ApplianceConfig, IdentityStore)}, with the hosts the control plane registered (admitted
+     * to the protocol endpoint subsystems) and the bindings it restores. A container's protocol endpoint
+     * subsystem that the file does not configure is added, admitting only registered hosts.
+     */
+    static GatewaySpec spec(ApplianceConfig config, IdentityStore identities, List<String> registeredHosts,
+                            List<GatewaySpec.BindingSpec> bindings) {
         List<GatewaySpec.SubsystemSpec> subsystems = new ArrayList<>();
         for (ApplianceConfig.Subsystem s : config.subsystems()) {
             List<GatewaySpec.NamespaceSpec> namespaces = new ArrayList<>();
@@ -206,20 +231,36 @@ public final class Appliance implements AutoCloseable {
                 namespaces.add(new GatewaySpec.NamespaceSpec(ns.nsid(), device, ns.blockSize(), id.nguid(), id.uuid(),
                         ns.anaGroup()));
             }
+            List<String> hosts = new ArrayList<>(s.hosts());
+            boolean isEndpoint = config.containers().stream().anyMatch(c -> s.nqn().equals(c.subsystem()));
+            if (isEndpoint) {
+                registeredHosts.stream().filter(h -> !hosts.contains(h)).forEach(hosts::add);
+            }
             subsystems.add(new GatewaySpec.SubsystemSpec(s.nqn(), identities.serial(s.nqn()), s.model(), s.allowAnyHost(),
-                    s.hosts(), namespaces));
+                    hosts, namespaces));
+        }
+        for (ApplianceConfig.Container c : config.containers()) {
+            if (c.subsystem() != null && subsystems.stream().noneMatch(x -> x.nqn().equals(c.subsystem()))) {
+                subsystems.add(new GatewaySpec.SubsystemSpec(c.subsystem(), identities.serial(c.subsystem()), "vvolgate", false,
+                        registeredHosts, List.of()));
+            }
         }
         List<GatewaySpec.ListenerSpec> listeners = config.listeners().stream()
                 .map(l -> new GatewaySpec.ListenerSpec(l.address(), l.port(), l.discovery()))
                 .toList();
         List<GatewaySpec.ContainerSpec> containers = config.containers().stream()
-                .map(c -> new GatewaySpec.ContainerSpec(c.name(), c.devices(), c.size(), c.clusterSize()))
+                .map(c -> new GatewaySpec.ContainerSpec(c.name(), c.devices(), c.size(), c.clusterSize(), c.subsystem(), c.anaGroup()))
                 .toList();
-        return new GatewaySpec(containers, subsystems, listeners, config.ioThreads());
+        return new GatewaySpec(containers, subsystems, listeners, config.ioThreads(), bindings);
     }
 
     public List<Gateway.BoundListener> listeners() {
         return gateway.listeners();
+    }
+
+    /** Where the REST API and the console listen, e.g. {@code http://127.0.0.1:8080}. */
+    public String apiUrl() {
+        return control.url();
     }
 
     /** Stops the gateway (it drains, flushes and closes the devices) and unlocks the state directory. */
@@ -229,6 +270,9 @@ public final class Appliance implements AutoCloseable {
             return;
         }
         try {
+            if (control != null) {
+                control.close();
+            }
             gateway.close();
         } finally {
             release(lockChannel);

@@ -68,7 +68,8 @@ public final class Gateway implements AutoCloseable {
     }
 
     /** A container and the devices under it, which it does not close itself. */
-    private record OpenContainer(Container container, List<BlockDevice> devices, ContainerStatus status) {
+    private record OpenContainer(Container container, List<BlockDevice> devices, ContainerStatus status,
+                                 GatewaySpec.ContainerSpec spec, MirroredDevice mirror) {
     }
 
     private final Target target;
@@ -81,6 +82,8 @@ public final class Gateway implements AutoCloseable {
 
     private record Export(Subsystem subsystem, int nsid) {
     }
+    /** The namespace each bindable volume is exported as in its container's protocol endpoint, by volume UUID. */
+    private final Map<UUID, Export> bindExports = new java.util.concurrent.ConcurrentHashMap<>();
     private boolean closed;
 
     private Gateway(Target target, TcpTransport tcp, List<BlockDevice> devices, List<OpenContainer> containers,
@@ -124,6 +127,24 @@ public final class Gateway implements AutoCloseable {
                     target.addNamespace(subsystem, n.nsid(), device, n.blockSize(), n.nguid(), n.uuid(), n.anaGroup());
                 }
             }
+            Map<UUID, Export> restored = new HashMap<>();
+            for (GatewaySpec.BindingSpec b : spec.bindings()) {
+                OpenContainer open = containers.stream().filter(c -> c.status().name().equals(b.container())).findFirst().orElseThrow();
+                VirtualVolume volume = open.container().volumes().stream().filter(v -> v.uuid().equals(b.volume())).findFirst().orElse(null);
+                if (volume == null) {
+                    LOG.log(System.Logger.Level.WARNING, "binding of volume {0} in container {1} dropped: the volume is gone",
+                            b.volume(), b.container());
+                    continue;
+                }
+                Subsystem pe = target.subsystem(open.spec().peNqn());
+                int nsid = pe.namespace(b.nsid()) == null ? b.nsid() : 0; // taken by the config: a new NSID
+                var ns = target.addHiddenNamespace(pe, nsid, open.container().device(volume.id()), volume.blockSize(),
+                        volume.nguid(), volume.uuid(), open.spec().peAnaGroup());
+                for (String host : b.hosts()) {
+                    target.grant(pe, ns.nsid(), host);
+                }
+                restored.put(volume.uuid(), new Export(pe, ns.nsid()));
+            }
             tcp = new TcpTransport(target, spec.ioThreads(), TcpTransportOptions.defaults());
             List<BoundListener> bound = new ArrayList<>();
             int portId = 1;
@@ -139,6 +160,7 @@ public final class Gateway implements AutoCloseable {
             }
             Gateway gateway = new Gateway(target, tcp, devices, containers, bound);
             gateway.exports.putAll(exported);
+            gateway.bindExports.putAll(restored);
             return gateway;
         } catch (GatewayException e) {
             abandon(target, tcp, devices, containers);
@@ -224,7 +246,7 @@ public final class Gateway implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "{0}: mirror degraded ({1}); resyncing the stale leg online", what, mirror);
                 mirror.resync();
             }
-            return new OpenContainer(container, List.copyOf(opened), status);
+            return new OpenContainer(container, List.copyOf(opened), status, spec, mirror);
         } catch (RuntimeException | Error e) {
             for (BlockDevice d : opened) {
                 d.close();
@@ -433,6 +455,420 @@ public final class Gateway implements AutoCloseable {
         for (Export e : exports.getOrDefault(containerName + "/" + volumeName, List.of())) {
             target.namespaceResized(e.subsystem(), e.nsid());
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Volumes (the control plane's operations). Serialised on this object: they are rare, and each is one
+    // metadata record of the container (durable before the call returns).
+
+    /** Clusters of a volume as a bitmap: bit i is the cluster at byte i * clusterSize. */
+    public record ClusterBitmap(int clusterSize, long clusters, java.util.BitSet bits) {
+    }
+
+    /** Space of a container, with the bytes only snapshots hold. */
+    public record SpaceInfo(long capacity, long used, long free, long provisioned, long snapshotBytes, long reserved,
+                            long volumes, long snapshots) {
+    }
+
+    private OpenContainer open(String containerName) {
+        for (OpenContainer c : containers) {
+            if (c.status().name().equals(containerName)) {
+                return c;
+            }
+        }
+        throw new AdminException(AdminException.Kind.NOT_FOUND, "there is no storage container named \"" + containerName + "\"");
+    }
+
+    private static VirtualVolume find(OpenContainer c, UUID id) {
+        for (VirtualVolume v : c.container().volumes()) {
+            if (v.uuid().equals(id)) {
+                return v;
+            }
+        }
+        throw new AdminException(AdminException.Kind.NOT_FOUND, "container " + c.status().name() + " has no virtual volume " + id);
+    }
+
+    private static void checkNameFree(OpenContainer c, String name) {
+        if (name == null || name.isBlank()) {
+            throw new AdminException(AdminException.Kind.INVALID, "a virtual volume needs a name");
+        }
+        for (VirtualVolume v : c.container().volumes()) {
+            if (v.name().equals(name)) {
+                throw new AdminException(AdminException.Kind.CONFLICT, "container " + c.status().name()
+                        + " already has a virtual volume named \"" + name + "\"");
+            }
+        }
+    }
+
+    private VolumeInfo info(OpenContainer c, VirtualVolume v) {
+        Container container = c.container();
+        UUID parent = null;
+        if (v.parentId() != 0) {
+            try {
+                parent = container.volume(v.parentId()).uuid();
+            } catch (VolumeException gone) {
+                parent = null; // the parent was deleted; its clusters live on in this volume
+            }
+        }
+        int configNsid = 0;
+        for (Export e : exports.getOrDefault(c.status().name() + "/" + v.name(), List.of())) {
+            configNsid = e.nsid();
+        }
+        Export bound = bindExports.get(v.uuid());
+        java.util.Set<String> hosts = java.util.Set.of();
+        if (bound != null) {
+            var ns = bound.subsystem().namespace(bound.nsid());
+            if (ns != null && ns.visibleHosts() != null) {
+                hosts = ns.visibleHosts();
+            }
+        }
+        Double progress = container.copying(v.id()) ? container.copyProgress(v.id()) : null;
+        return new VolumeInfo(c.status().name(), v.uuid(), v.name(), v.type(), v.size(), v.blockSize(), v.thick(), v.readOnly(),
+                parent, container.allocatedBytes(v.id()), progress, v.metadataView(), v.nguid(), configNsid,
+                bound == null ? 0 : bound.nsid(), hosts);
+    }
+
+    /** The volumes and snapshots of a container, in creation order. */
+    public synchronized List<VolumeInfo> volumes(String containerName) {
+        OpenContainer c = open(containerName);
+        List<VolumeInfo> out = new ArrayList<>();
+        for (VirtualVolume v : c.container().volumes()) {
+            out.add(info(c, v));
+        }
+        return out;
+    }
+
+    public synchronized VolumeInfo volume(String containerName, UUID id) {
+        OpenContainer c = open(containerName);
+        return info(c, find(c, id));
+    }
+
+    /** Creates a volume (thick: its whole size reserved now) with a new NGUID and UUID. */
+    public synchronized VolumeInfo createVolume(String containerName, String name, VolumeType type, long size, int blockSize,
+                                                boolean thick, Map<String, String> metadata) {
+        OpenContainer c = open(containerName);
+        checkNameFree(c, name);
+        if (blockSize != 512 && blockSize != 4096) {
+            throw new AdminException(AdminException.Kind.INVALID, "the LBA size must be 512 or 4096 bytes, not " + blockSize);
+        }
+        if (size <= 0 || size % blockSize != 0) {
+            throw new AdminException(AdminException.Kind.INVALID, "a volume's size must be a positive multiple of its "
+                    + blockSize + "-byte LBA size; " + size + " is not");
+        }
+        Container.Space space = c.container().space();
+        if (thick && size > space.free() - space.reserved()) {
+            throw new AdminException(AdminException.Kind.NO_SPACE, "a thick volume of " + size + " bytes needs that much free space; container "
+                    + containerName + " has " + Math.max(0, space.free() - space.reserved()) + " bytes free and unreserved");
+        }
+        UUID uuid = UUID.randomUUID();
+        VirtualVolume v = mapped(() -> c.container().createVolume(name, type, size, blockSize, nguidOf(uuid), uuid, thick));
+        for (Map.Entry<String, String> e : metadata.entrySet()) {
+            c.container().setMetadata(v.id(), e.getKey(), e.getValue());
+        }
+        return info(c, v);
+    }
+
+    /** An NGUID from a UUID: unique with it, and stable because the volume keeps both. */
+    private static byte[] nguidOf(UUID uuid) {
+        return java.nio.ByteBuffer.allocate(16).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits()).array();
+    }
+
+    /**
+     * Deletes a volume, snapshot or clone. Refused while the configuration exports it or a host is bound
+     * to it; an unbound binding namespace goes with it.
+     */
+    public synchronized void deleteVolume(String containerName, UUID id) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        if (!exports.getOrDefault(containerName + "/" + v.name(), List.of()).isEmpty()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "virtual volume \"" + v.name()
+                    + "\" is exported by the configuration file; remove its namespace there first");
+        }
+        Export bound = bindExports.get(id);
+        if (bound != null) {
+            var ns = bound.subsystem().namespace(bound.nsid());
+            if (ns != null && ns.visibleHosts() != null && !ns.visibleHosts().isEmpty()) {
+                throw new AdminException(AdminException.Kind.CONFLICT, "virtual volume \"" + v.name() + "\" is bound to "
+                        + ns.visibleHosts().size() + " host(s); unbind it first");
+            }
+            target.removeNamespace(bound.subsystem(), bound.nsid());
+            bindExports.remove(id);
+        }
+        mapped(() -> {
+            c.container().deleteVolume(v.id());
+            return null;
+        });
+    }
+
+    /** Grows a volume online; every namespace exporting it takes the size and tells its hosts. */
+    public synchronized VolumeInfo resizeVolume(String containerName, UUID id, long newSize) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        if (v.readOnly()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "\"" + v.name() + "\" is a snapshot; snapshots cannot be resized");
+        }
+        if (newSize < v.size()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "shrinking \"" + v.name() + "\" from " + v.size() + " to " + newSize
+                    + " bytes is refused: the blocks past the new end would be lost");
+        }
+        if (newSize % v.blockSize() != 0) {
+            throw new AdminException(AdminException.Kind.INVALID, "the new size " + newSize + " is not a multiple of the LBA size "
+                    + v.blockSize());
+        }
+        Container.Space space = c.container().space();
+        if (v.thick() && newSize - v.size() > space.free() - space.reserved()) {
+            throw new AdminException(AdminException.Kind.NO_SPACE, "growing thick volume \"" + v.name() + "\" by " + (newSize - v.size())
+                    + " bytes needs that much free space; container " + containerName + " has " + Math.max(0, space.free() - space.reserved()));
+        }
+        mapped(() -> {
+            c.container().resizeVolume(v.id(), newSize);
+            return null;
+        });
+        for (Export e : exports.getOrDefault(containerName + "/" + v.name(), List.of())) {
+            target.namespaceResized(e.subsystem(), e.nsid());
+        }
+        Export bound = bindExports.get(id);
+        if (bound != null) {
+            target.namespaceResized(bound.subsystem(), bound.nsid());
+        }
+        return info(c, v);
+    }
+
+    /** A point-in-time, read-only snapshot of a volume (O(1)). */
+    public synchronized VolumeInfo snapshotVolume(String containerName, UUID id, String name) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        checkNameFree(c, name);
+        UUID uuid = UUID.randomUUID();
+        return info(c, mapped(() -> c.container().snapshot(v.id(), name, nguidOf(uuid), uuid)));
+    }
+
+    /** A writable clone of a snapshot: linked (O(1)), or full (a background copy; see {@link #copyDone}). */
+    public synchronized VolumeInfo cloneVolume(String containerName, UUID snapshotId, String name, boolean full) {
+        OpenContainer c = open(containerName);
+        VirtualVolume s = find(c, snapshotId);
+        if (!s.readOnly()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "\"" + s.name() + "\" is not a snapshot; clone from a snapshot");
+        }
+        checkNameFree(c, name);
+        UUID uuid = UUID.randomUUID();
+        VirtualVolume clone = mapped(() -> full ? c.container().cloneFull(s.id(), name, nguidOf(uuid), uuid)
+                : c.container().cloneLinked(s.id(), name, nguidOf(uuid), uuid));
+        return info(c, clone);
+    }
+
+    /** Completes when a full clone's copy is done (at once if none runs). */
+    public synchronized CompletableFuture<Void> copyDone(String containerName, UUID id) {
+        OpenContainer c = open(containerName);
+        return c.container().copyDone(find(c, id).id());
+    }
+
+    /** 0..1: how far a full clone's copy is (1 when none runs). */
+    public synchronized double copyProgress(String containerName, UUID id) {
+        OpenContainer c = open(containerName);
+        return c.container().copyProgress(find(c, id).id());
+    }
+
+    /** Makes a volume's contents those of one of its snapshots; hosts bound to it see the data change. */
+    public synchronized VolumeInfo revertVolume(String containerName, UUID id, UUID snapshotId) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        VirtualVolume s = find(c, snapshotId);
+        if (v.readOnly()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "\"" + v.name() + "\" is a snapshot; only a writable volume can be reverted");
+        }
+        if (!s.readOnly() || s.parentId() != v.id()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "\"" + s.name() + "\" is not a snapshot of \"" + v.name() + "\"");
+        }
+        if (s.size() != v.size()) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "snapshot \"" + s.name() + "\" has " + s.size() + " bytes and \""
+                    + v.name() + "\" now " + v.size() + "; a volume grown since its snapshot cannot be reverted to it");
+        }
+        mapped(() -> {
+            c.container().revert(v.id(), s.id());
+            return null;
+        });
+        return info(c, v);
+    }
+
+    /** Sets metadata key-values; a null value removes the key. */
+    public synchronized VolumeInfo updateMetadata(String containerName, UUID id, Map<String, String> changes) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        for (Map.Entry<String, String> e : changes.entrySet()) {
+            if (e.getKey() == null || e.getKey().isEmpty()) {
+                throw new AdminException(AdminException.Kind.INVALID, "a metadata key cannot be empty");
+            }
+        }
+        for (Map.Entry<String, String> e : changes.entrySet()) {
+            mapped(() -> {
+                c.container().setMetadata(v.id(), e.getKey(), e.getValue());
+                return null;
+            });
+        }
+        return info(c, v);
+    }
+
+    /** One bit per cluster: set where the volume holds data. */
+    public synchronized ClusterBitmap allocatedBitmap(String containerName, UUID id) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        int cs = c.container().clusterSize();
+        return new ClusterBitmap(cs, (v.size() + cs - 1) / cs, c.container().allocatedBitmap(v.id()));
+    }
+
+    /** One bit per cluster: set where the volume differs from {@code baseId}, one of its snapshots. */
+    public synchronized ClusterBitmap unsharedBitmap(String containerName, UUID id, UUID baseId) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        VirtualVolume base = find(c, baseId);
+        if (!base.readOnly() || (base.parentId() != v.id() && v.parentId() != base.id())) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "\"" + base.name() + "\" is not a snapshot of \"" + v.name()
+                    + "\" (nor the snapshot it was cloned from)");
+        }
+        int cs = c.container().clusterSize();
+        return new ClusterBitmap(cs, (v.size() + cs - 1) / cs, c.container().unsharedBitmap(v.id(), base.id()));
+    }
+
+    public synchronized SpaceInfo space(String containerName) {
+        OpenContainer c = open(containerName);
+        Container.Space s = c.container().space();
+        return new SpaceInfo(s.capacity(), s.used(), s.free(), s.provisioned(), c.container().snapshotBytes(), s.reserved(),
+                s.volumes(), s.snapshots());
+    }
+
+    /** Runs an engine call, turning its refusals into admin refusals. */
+    private static <T> T mapped(java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (VolumeException e) {
+            String m = e.getMessage() == null ? "the volume engine refused" : e.getMessage();
+            AdminException.Kind kind = m.contains("free") || m.contains("space") ? AdminException.Kind.NO_SPACE : AdminException.Kind.CONFLICT;
+            throw new AdminException(kind, m);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Protocol endpoints, hosts and binding
+
+    /** The protocol endpoint of each container that has one, in spec order. */
+    public List<ProtocolEndpointInfo> protocolEndpoints() {
+        List<ProtocolEndpointInfo> out = new ArrayList<>();
+        for (OpenContainer c : containers) {
+            if (c.spec().peNqn() == null) {
+                continue;
+            }
+            Subsystem s = target.subsystem(c.spec().peNqn());
+            int group = c.spec().peAnaGroup();
+            var ana = target.anaGroup(group);
+            int namespaces = (int) s.namespaces().stream().filter(ns -> ns.anaGroup().id() == group).count();
+            List<BoundListener> ioListeners = listeners.stream().filter(l -> !l.discovery()).toList();
+            out.add(new ProtocolEndpointInfo(c.status().name(), s.nqn(), group,
+                    ana == null ? io.vvolgate.gateway.nvme.LogPages.ANA_STATE_OPTIMIZED : ana.state(), ioListeners, namespaces));
+        }
+        return out;
+    }
+
+    /** Lets a host connect to every protocol endpoint subsystem that does not admit any host anyway. */
+    public synchronized void allowHost(String hostNqn) {
+        for (OpenContainer c : containers) {
+            Subsystem s = c.spec().peNqn() == null ? null : target.subsystem(c.spec().peNqn());
+            if (s != null && !s.allowsAnyHost()) {
+                s.allowHost(hostNqn);
+            }
+        }
+    }
+
+    /** Stops admitting a host to the protocol endpoint subsystems (unless configured there). */
+    public synchronized void disallowHost(String hostNqn, java.util.Set<String> configured) {
+        for (OpenContainer c : containers) {
+            Subsystem s = c.spec().peNqn() == null ? null : target.subsystem(c.spec().peNqn());
+            if (s != null && !configured.contains(hostNqn)) {
+                s.disallowHost(hostNqn);
+            }
+        }
+    }
+
+    /**
+     * Makes a volume visible to a host through its container's protocol endpoint (VASA bind): exported as
+     * a namespace on first bind, then shown to that host's controllers with the notices a host acts on.
+     * Idempotent. Returns the NSID. A volume the configuration exports is visible to every admitted host
+     * already; its NSID is returned as it is.
+     */
+    public synchronized int bind(String containerName, UUID id, String hostNqn) {
+        OpenContainer c = open(containerName);
+        VirtualVolume v = find(c, id);
+        if (c.spec().peNqn() == null) {
+            throw new AdminException(AdminException.Kind.CONFLICT, "container " + containerName + " has no protocol endpoint");
+        }
+        Subsystem pe = target.subsystem(c.spec().peNqn());
+        for (Export e : exports.getOrDefault(containerName + "/" + v.name(), List.of())) {
+            if (e.subsystem() == pe) {
+                return e.nsid();
+            }
+        }
+        Export bound = bindExports.get(id);
+        if (bound == null) {
+            var ns = target.addHiddenNamespace(pe, 0, c.container().device(v.id()), v.blockSize(), v.nguid(), v.uuid(),
+                    c.spec().peAnaGroup());
+            bound = new Export(pe, ns.nsid());
+            bindExports.put(id, bound);
+        }
+        if (!pe.allowsHost(hostNqn)) {
+            pe.allowHost(hostNqn);
+        }
+        target.grant(pe, bound.nsid(), hostNqn);
+        return bound.nsid();
+    }
+
+    /** Hides a volume from a host again (VASA unbind); I/O from it then fails with Invalid Namespace. */
+    public synchronized void unbind(String containerName, UUID id, String hostNqn) {
+        OpenContainer c = open(containerName);
+        find(c, id);
+        Export bound = bindExports.get(id);
+        if (bound != null) {
+            target.revoke(bound.subsystem(), bound.nsid(), hostNqn);
+        }
+    }
+
+    /** The devices under every container, with their health. */
+    public List<DeviceInfo> devices() {
+        List<DeviceInfo> out = new ArrayList<>();
+        for (OpenContainer c : containers) {
+            List<Path> paths = c.spec().devices();
+            MirroredDevice m = c.mirror();
+            if (m == null) {
+                out.add(new DeviceInfo(c.status().name(), paths.getFirst(), -1, "ok", c.status().deviceSize(), null));
+                continue;
+            }
+            MirroredDevice.State state = m.state();
+            for (int leg = 0; leg < paths.size(); leg++) {
+                MirroredDevice.LegState ls = m.legState(leg);
+                String health = switch (ls) {
+                    case IN_SYNC -> state == MirroredDevice.State.FAILED ? "failed" : "in_sync";
+                    case STALE -> m.failedLeg() == leg ? "failed" : "stale";
+                    case RESYNCING -> "resyncing";
+                };
+                Double progress = ls == MirroredDevice.LegState.RESYNCING ? m.resyncProgress().fraction() : null;
+                out.add(new DeviceInfo(c.status().name(), paths.get(leg), leg, health, c.status().deviceSize(), progress));
+            }
+        }
+        return out;
+    }
+
+    /** A host's controller: who is connected where. */
+    public record Connection(String hostNqn, String subsystemNqn, int cntlid) {
+    }
+
+    /** The controllers hosts have now on NVM subsystems (discovery controllers left out). */
+    public List<Connection> connections() {
+        List<Connection> out = new ArrayList<>();
+        for (var c : target.controllers()) {
+            if (!c.subsystem().isDiscovery()) {
+                out.add(new Connection(c.hostNqn(), c.subsystem().nqn(), c.cntlid()));
+            }
+        }
+        return out;
     }
 
     /** Controllers hosts currently have (all subsystems, discovery included). */

@@ -17,13 +17,14 @@ import java.util.UUID;
  * spec, and no volume is exported twice.
  */
 public record GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> subsystems, List<ListenerSpec> listeners,
-                          int ioThreads) {
+                          int ioThreads, List<BindingSpec> bindings) {
 
     public static final int MIN_CLUSTER_SIZE = 4096;
     public static final int MAX_CLUSTER_SIZE = 8 << 20;
     public static final int DEFAULT_CLUSTER_SIZE = 64 << 10;
 
     public GatewaySpec {
+        bindings = List.copyOf(bindings);
         containers = List.copyOf(containers);
         subsystems = List.copyOf(subsystems);
         listeners = List.copyOf(listeners);
@@ -61,11 +62,60 @@ public record GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> su
                 }
             }
         }
+        checkProtocolEndpoints(containers, subsystems, bindings);
+    }
+
+    private static void checkProtocolEndpoints(List<ContainerSpec> containers, List<SubsystemSpec> subsystems,
+                                               List<BindingSpec> bindings) {
+        Set<String> nqns = new HashSet<>();
+        for (SubsystemSpec s : subsystems) {
+            nqns.add(s.nqn());
+        }
+        Map<String, ContainerSpec> byName = new HashMap<>();
+        for (ContainerSpec c : containers) {
+            byName.put(c.name(), c);
+            if (c.peNqn() != null && !nqns.contains(c.peNqn())) {
+                throw new IllegalArgumentException("container " + c.name() + " binds through subsystem " + c.peNqn()
+                        + ", which the spec does not have");
+            }
+        }
+        for (BindingSpec b : bindings) {
+            ContainerSpec c = byName.get(b.container());
+            if (c == null || c.peNqn() == null) {
+                throw new IllegalArgumentException("binding of volume " + b.volume() + " names container " + b.container()
+                        + ", which " + (c == null ? "the spec does not have" : "has no protocol endpoint"));
+            }
+        }
+    }
+
+    /** A spec without bindings. */
+    public GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> subsystems, List<ListenerSpec> listeners, int ioThreads) {
+        this(containers, subsystems, listeners, ioThreads, List.of());
     }
 
     /** A spec without storage containers. */
     public GatewaySpec(List<SubsystemSpec> subsystems, List<ListenerSpec> listeners, int ioThreads) {
         this(List.of(), subsystems, listeners, ioThreads);
+    }
+
+    /**
+     * A volume bound to hosts, restored at start before any listener opens, so a host that reconnects
+     * after a restart finds its namespaces where they were.
+     *
+     * @param container the container's name
+     * @param volume    the volume's UUID
+     * @param nsid      the NSID it had in the container's protocol endpoint subsystem
+     * @param hosts     host NQNs that see it
+     */
+    public record BindingSpec(String container, UUID volume, int nsid, List<String> hosts) {
+        public BindingSpec {
+            Objects.requireNonNull(container, "container");
+            Objects.requireNonNull(volume, "volume");
+            hosts = List.copyOf(hosts);
+            if (nsid < 1) {
+                throw new IllegalArgumentException("binding of " + volume + " needs an NSID, not " + nsid);
+            }
+        }
     }
 
     /**
@@ -78,9 +128,19 @@ public record GatewaySpec(List<ContainerSpec> containers, List<SubsystemSpec> su
      *                    device keeps the size it has)
      * @param clusterSize allocation unit when the container is formatted now (a power of two, 4 KiB..8 MiB);
      *                    an existing container keeps its own
+     * @param peNqn       the subsystem (of the spec) whose namespaces the container's volumes are bound
+     *                    through, or null: its volumes can then not be bound
+     * @param peAnaGroup  the ANA group of those namespaces: the protocol endpoint
      */
-    public record ContainerSpec(String name, List<Path> devices, long size, int clusterSize) {
+    public record ContainerSpec(String name, List<Path> devices, long size, int clusterSize, String peNqn, int peAnaGroup) {
+        public ContainerSpec(String name, List<Path> devices, long size, int clusterSize) {
+            this(name, devices, size, clusterSize, null, 1);
+        }
+
         public ContainerSpec {
+            if (peAnaGroup < 1) {
+                throw new IllegalArgumentException("container " + name + " ANA group " + peAnaGroup + " is not 1 or more");
+            }
             Objects.requireNonNull(name, "name");
             if (name.isBlank()) {
                 throw new IllegalArgumentException("a container needs a name");

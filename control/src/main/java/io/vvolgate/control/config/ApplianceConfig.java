@@ -13,7 +13,35 @@ import java.util.List;
  * @param containers storage containers, in file order
  */
 public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
-                              List<Container> containers, List<Subsystem> subsystems) {
+                              List<Container> containers, List<Subsystem> subsystems, Api api) {
+
+    /** The default API listener: loopback, port 8080, plain HTTP. */
+    public static final Api DEFAULT_API = new Api("127.0.0.1", 8080, null, null, 0);
+
+    /** A configuration with the default API listener. */
+    public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners, List<Container> containers,
+                           List<Subsystem> subsystems) {
+        this(source, stateDir, ioThreads, listeners, containers, subsystems, DEFAULT_API);
+    }
+
+    /**
+     * Where the REST API, the web console and {@code /metrics} listen.
+     *
+     * @param address  IP address; anything but loopback is served over TLS only
+     * @param port     TCP port; 0 takes any free port
+     * @param tlsCert  PEM certificate chain, or null: one is generated (self-signed) when TLS is needed
+     * @param tlsKey   PEM private key of {@code tlsCert}
+     * @param line     line of the {@code [api]} table, 0 if absent
+     */
+    public record Api(String address, int port, Path tlsCert, Path tlsKey, int line) {
+        public boolean loopback() {
+            try {
+                return java.net.InetAddress.ofLiteral(address).isLoopbackAddress();
+            } catch (IllegalArgumentException e) {
+                return false;
+            }
+        }
+    }
 
     public ApplianceConfig {
         listeners = List.copyOf(listeners);
@@ -35,7 +63,20 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
      * @param clusterSize allocation unit when the container is formatted
      * @param line        line of its {@code [[container]]} header, for messages found only at start
      */
-    public record Container(String name, List<Path> devices, long size, int clusterSize, int line) {
+    public record Container(String name, List<Path> devices, long size, int clusterSize, int line, String subsystem,
+                            int anaGroup, long qosIopsCapacity) {
+        /** The protocol endpoint subsystem a container gets when the file names none. */
+        public static String defaultSubsystem(String name) {
+            return "nqn.2026-11.io.vvolgate:" + name;
+        }
+
+        /** IOPS a container promises to split among reservations when the file says nothing. */
+        public static final long DEFAULT_QOS_IOPS_CAPACITY = 50_000;
+
+        public Container(String name, List<Path> devices, long size, int clusterSize, int line) {
+            this(name, devices, size, clusterSize, line, defaultSubsystem(name), 1, DEFAULT_QOS_IOPS_CAPACITY);
+        }
+
         public Container {
             devices = List.copyOf(devices);
         }

@@ -59,9 +59,11 @@ public final class ConfigParser {
     private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
     private static final Pattern CONTAINER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
-    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "listener", "container", "subsystem");
+    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "listener", "container", "subsystem", "api");
+    private static final Set<String> API_KEYS = Set.of("address", "port", "tls_cert", "tls_key");
     private static final Set<String> LISTENER_KEYS = Set.of("address", "port", "kind");
-    private static final Set<String> CONTAINER_KEYS = Set.of("name", "devices", "size", "cluster_size");
+    private static final Set<String> CONTAINER_KEYS = Set.of("name", "devices", "size", "cluster_size", "subsystem", "ana_group",
+            "qos_iops_capacity");
     private static final Set<String> SUBSYSTEM_KEYS = Set.of("nqn", "allow_any_host", "hosts", "model", "namespace");
     private static final Set<String> NAMESPACE_KEYS = Set.of("nsid", "backend", "path", "size", "block_size", "ana_group",
             "container", "volume", "snapshot_of", "clone_of");
@@ -163,9 +165,45 @@ public final class ConfigParser {
             List<Listener> listeners = readListeners(top);
             List<Container> containers = readContainers(top, stateDir);
             List<Subsystem> subsystems = readSubsystems(top, stateDir);
+            ApplianceConfig.Api api = readApi(top, stateDir);
             checkPathsUsedOnce();
             return new ApplianceConfig(problems.source, stateDir, threads == null ? DEFAULT_IO_THREADS : threads.intValue(),
-                    listeners, containers, subsystems);
+                    listeners, containers, subsystems, api == null ? ApplianceConfig.DEFAULT_API : api);
+        }
+
+        /** The {@code [api]} table; the default when absent; null (problem recorded) if bad. */
+        private ApplianceConfig.Api readApi(Section top, Path stateDir) {
+            Object v = root.get(List.of("api"));
+            if (v == null) {
+                return ApplianceConfig.DEFAULT_API;
+            }
+            if (!(v instanceof TomlTable table)) {
+                problems.add(top.at("api"), "api must be a table: [api]");
+                return null;
+            }
+            Section s = new Section(table, top.at("api"), "[api]", API_KEYS);
+            s.checkKeys();
+            String address = s.string("address", ApplianceConfig.DEFAULT_API.address());
+            if (address != null && !isIpLiteral(address)) {
+                problems.add(s.at("address"), "api address \"" + abbreviate(address) + "\" is not an IP address (e.g. \"127.0.0.1\")");
+                address = null;
+            }
+            Long port = s.integer("port", (long) ApplianceConfig.DEFAULT_API.port());
+            if (port != null && (port < 0 || port > 65535)) {
+                problems.add(s.at("port"), "api port " + port + " is out of range (0..65535; 0 takes a free port)");
+                port = null;
+            }
+            String cert = s.string("tls_cert", null);
+            String key = s.string("tls_key", null);
+            if ((cert == null) != (key == null)) {
+                problems.add(s.header, "[api] needs both tls_cert and tls_key, or neither (a certificate is then generated)");
+                return null;
+            }
+            if (address == null || port == null) {
+                return null;
+            }
+            return new ApplianceConfig.Api(canonicalAddress(address), port.intValue(), cert == null ? null : stateDir.resolve(cert).normalize(),
+                    key == null ? null : stateDir.resolve(key).normalize(), s.header.line());
         }
 
         /** Reports every use of a path after its first one in the file, naming the first. */
@@ -230,8 +268,24 @@ public final class ConfigParser {
                             + " is not a power of two from 4KiB to 8MiB (e.g. \"64KiB\")");
                     clusterSize = null;
                 }
-                if (name != null && devices != null && size != null && clusterSize != null) {
-                    containers.add(new Container(name, devices, size, clusterSize.intValue(), s.header.line()));
+                String subsystem = s.string("subsystem", name == null ? null : Container.defaultSubsystem(name));
+                if (subsystem != null && s.has("subsystem") && !checkNqn(s.at("subsystem"), what + " subsystem", subsystem)) {
+                    subsystem = null;
+                }
+                Long anaGroup = s.integer("ana_group", 1L);
+                if (anaGroup != null && (anaGroup < 1 || anaGroup > 128)) {
+                    problems.add(s.at("ana_group"), what + " ana_group " + anaGroup + " is out of range (1..128)");
+                    anaGroup = null;
+                }
+                Long qos = s.integer("qos_iops_capacity", Container.DEFAULT_QOS_IOPS_CAPACITY);
+                if (qos != null && qos < 0) {
+                    problems.add(s.at("qos_iops_capacity"), what + " qos_iops_capacity " + qos + " is negative");
+                    qos = null;
+                }
+                if (name != null && devices != null && size != null && clusterSize != null && subsystem != null && anaGroup != null
+                        && qos != null) {
+                    containers.add(new Container(name, devices, size, clusterSize.intValue(), s.header.line(), subsystem,
+                            anaGroup.intValue(), qos));
                 }
             }
             return containers;
@@ -338,8 +392,9 @@ public final class ConfigParser {
             if (sections == null) {
                 return subsystems;
             }
-            if (sections.isEmpty()) {
-                problems.add(top.header, "no [[subsystem]]: add one with an nqn and a [[subsystem.namespace]]");
+            if (sections.isEmpty() && !top.has("container")) {
+                problems.add(top.header, "no [[subsystem]] and no [[container]]: add a subsystem with an nqn and a"
+                        + " [[subsystem.namespace]], or a container whose volumes are bound to hosts through the API");
             }
             Map<String, Integer> nqns = new HashMap<>();
             Map<String, String> volumes = new HashMap<>();

@@ -227,6 +227,13 @@ public final class IdentityStore {
                 changed = true;
             }
         }
+        for (ApplianceConfig.Container c : config.containers()) {
+            // A container's protocol endpoint subsystem, when the file does not configure it: a serial too.
+            if (c.subsystem() != null && !subsystems.containsKey(c.subsystem())) {
+                subsystems.put(c.subsystem(), new SubsystemRecord(newSerial()));
+                changed = true;
+            }
+        }
         return warnings;
     }
 

@@ -67,7 +67,7 @@ final class AdminCommands {
                         if (csi != Identify.CSI_NVM) {
                             yield Status.INVALID_FIELD;
                         }
-                        yield cns == Identify.CNS_CS_NAMESPACE && c.subsystem().namespace(r.nsid()) == null
+                        yield cns == Identify.CNS_CS_NAMESPACE && c.namespace(r.nsid()) == null
                                 ? Status.INVALID_NAMESPACE : Status.SUCCESS;
                     }
                     default -> Status.INVALID_FIELD;
@@ -142,7 +142,7 @@ final class AdminCommands {
         if (nsid == 0 || nsid == 0xFFFFFFFF) {
             return Status.INVALID_NAMESPACE;
         }
-        Namespace ns = c.subsystem().namespace(nsid);
+        Namespace ns = c.namespace(nsid);
         if (ns == null) {
             // An inactive NSID: a zero-filled structure, so the host sees it as not attached.
             return Integer.compareUnsigned(nsid, Target.MAX_NAMESPACES) <= 0 ? Status.SUCCESS : Status.INVALID_NAMESPACE;
@@ -171,7 +171,7 @@ final class AdminCommands {
             return Status.INVALID_NAMESPACE;
         }
         int at = 0;
-        for (Namespace ns : c.subsystem().namespaces()) {
+        for (Namespace ns : c.namespaces()) {
             if (Integer.compareUnsigned(ns.nsid(), after) > 0 && at < Identify.SIZE) {
                 list.setIntLE(at, ns.nsid());
                 at += 4;
@@ -181,7 +181,7 @@ final class AdminCommands {
     }
 
     private static int namespaceDescriptors(Controller c, int nsid, ByteBuf out) {
-        Namespace ns = c.subsystem().namespace(nsid);
+        Namespace ns = c.namespace(nsid);
         if (ns == null) {
             return Status.INVALID_NAMESPACE;
         }
@@ -276,7 +276,7 @@ final class AdminCommands {
         int spare = 100;
         int used = 0;
         long powerOnHours = 0;
-        for (Namespace ns : c.subsystem().namespaces()) {
+        for (Namespace ns : c.namespaces()) {
             if (nsid != 0 && nsid != 0xFFFFFFFF && ns.nsid() != nsid) {
                 continue;
             }
@@ -351,7 +351,7 @@ final class AdminCommands {
     }
 
     private static ByteBuf anaLog(Controller c, boolean groupsOnly) {
-        List<Target.AnaGroupView> groups = c.target().anaGroupsOf(c.subsystem());
+        List<Target.AnaGroupView> groups = c.target().anaGroupsOf(c);
         int size = LogPages.ANA_HEADER_SIZE;
         for (Target.AnaGroupView g : groups) {
             size += LogPages.ANA_DESCRIPTOR_SIZE + (groupsOnly ? 0 : 4 * g.nsids().length);

@@ -75,6 +75,16 @@ public final class Controller {
         return hostNqn;
     }
 
+    /** The namespace of that NSID if this controller's host may see it (an active NSID for it), else null. */
+    Namespace namespace(int nsid) {
+        return subsystem.namespaceFor(nsid, hostNqn);
+    }
+
+    /** The host's active namespaces, in NSID order. */
+    java.util.List<Namespace> namespaces() {
+        return subsystem.namespacesFor(hostNqn);
+    }
+
     public UUID hostId() {
         return hostId;
     }

@@ -21,6 +21,12 @@ public final class Namespace {
     private final UUID uuid;
     private final AnaGroup anaGroup;
     private NamespaceIo io;
+    /**
+     * The hosts that see this namespace, or null for every host the subsystem admits. A namespace the
+     * control plane exports for binding starts visible to nobody ({@link java.util.Set#of()}); binding adds a
+     * host NQN, unbinding removes it. Replaced whole (copy on write), read on every command.
+     */
+    private volatile java.util.Set<String> visibleTo;
 
     final LongAdder blocksRead = new LongAdder();
     final LongAdder blocksWritten = new LongAdder();
@@ -52,6 +58,46 @@ public final class Namespace {
         this.nguid = nguid.clone();
         this.uuid = Objects.requireNonNull(uuid);
         this.anaGroup = Objects.requireNonNull(anaGroup);
+    }
+
+    /** True if the controller of {@code hostNqn} may see and use this namespace. */
+    public boolean visibleTo(String hostNqn) {
+        java.util.Set<String> hosts = visibleTo;
+        return hosts == null || hosts.contains(hostNqn);
+    }
+
+    /** The hosts that see it, or null for every admitted host. */
+    public java.util.Set<String> visibleHosts() {
+        return visibleTo;
+    }
+
+    /** Restricts the namespace to these hosts (null: every admitted host). */
+    synchronized void setVisibleHosts(java.util.Set<String> hosts) {
+        this.visibleTo = hosts == null ? null : java.util.Set.copyOf(hosts);
+    }
+
+    /** Adds a host to a restricted namespace; false if it saw it already. */
+    synchronized boolean grant(String hostNqn) {
+        java.util.Set<String> hosts = visibleTo;
+        if (hosts == null || hosts.contains(hostNqn)) {
+            return false;
+        }
+        java.util.Set<String> next = new java.util.HashSet<>(hosts);
+        next.add(hostNqn);
+        visibleTo = java.util.Set.copyOf(next);
+        return true;
+    }
+
+    /** Removes a host from a restricted namespace; false if it did not see it. */
+    synchronized boolean revoke(String hostNqn) {
+        java.util.Set<String> hosts = visibleTo;
+        if (hosts == null || !hosts.contains(hostNqn)) {
+            return false;
+        }
+        java.util.Set<String> next = new java.util.HashSet<>(hosts);
+        next.remove(hostNqn);
+        visibleTo = java.util.Set.copyOf(next);
+        return true;
     }
 
     void attach(NamespaceIo io) {

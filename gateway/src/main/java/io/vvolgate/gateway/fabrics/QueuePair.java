@@ -296,7 +296,7 @@ final class QueuePair implements FabricsQueue {
         }
         int opcode = r.opcode();
         if (opcode == Opcodes.IO_FLUSH && r.nsid() == 0xFFFFFFFF) {
-            target.flushAllFor(r, controller.subsystem());
+            target.flushAllFor(r, controller);
             return;
         }
         if (!isIoOpcode(opcode)) {
@@ -328,7 +328,7 @@ final class QueuePair implements FabricsQueue {
     }
 
     private Namespace namespaceFor(NvmeRequest r) {
-        Namespace ns = controller.subsystem().namespace(r.nsid());
+        Namespace ns = controller.namespace(r.nsid());
         if (ns == null) {
             finish(r, Status.INVALID_NAMESPACE);
             return null;
@@ -388,7 +388,7 @@ final class QueuePair implements FabricsQueue {
     }
 
     private Namespace validateFused(NvmeRequest compare, NvmeRequest write) {
-        Namespace ns = controller.subsystem().namespace(compare.nsid());
+        Namespace ns = controller.namespace(compare.nsid());
         int status;
         if (ns == null) {
             status = Status.INVALID_NAMESPACE;

@@ -19,7 +19,8 @@ public final class Subsystem {
     private final String model;
     private final boolean discovery;
     private final boolean allowAnyHost;
-    private final Set<String> hosts;
+    /** Admitted host NQNs; replaced whole when the control plane registers or removes a host. */
+    private volatile Set<String> hosts;
     private final ConcurrentSkipListMap<Integer, Namespace> namespaces = new ConcurrentSkipListMap<>(Integer::compareUnsigned);
     private final CopyOnWriteArrayList<Controller> controllers = new CopyOnWriteArrayList<>();
 
@@ -52,19 +53,76 @@ public final class Subsystem {
         return allowAnyHost || hosts.contains(hostNqn);
     }
 
+    public boolean allowsAnyHost() {
+        return allowAnyHost;
+    }
+
+    /** The admitted host NQNs (besides any host, when {@link #allowsAnyHost}). */
+    public Set<String> hosts() {
+        return hosts;
+    }
+
+    /** Admits a host from now on (a host the control plane registered). */
+    public synchronized void allowHost(String hostNqn) {
+        java.util.HashSet<String> next = new java.util.HashSet<>(hosts);
+        next.add(hostNqn);
+        hosts = Set.copyOf(next);
+    }
+
+    /** Admits the host no more; controllers it has stay until they go (the control plane refuses while bound). */
+    public synchronized void disallowHost(String hostNqn) {
+        java.util.HashSet<String> next = new java.util.HashSet<>(hosts);
+        next.remove(hostNqn);
+        hosts = Set.copyOf(next);
+    }
+
+    /** The namespace of that NSID, whoever may see it; for the admin API. Hosts go through {@link #namespaceFor}. */
     public Namespace namespace(int nsid) {
         return namespaces.get(nsid);
     }
 
-    /** Active namespaces in NSID order. */
+    /** The namespace of that NSID if {@code hostNqn} may see it, else null (then it is not active for the host). */
+    public Namespace namespaceFor(int nsid, String hostNqn) {
+        Namespace ns = namespaces.get(nsid);
+        return ns != null && ns.visibleTo(hostNqn) ? ns : null;
+    }
+
+    /** All namespaces in NSID order, whoever may see them. */
     public Collection<Namespace> namespaces() {
         return namespaces.values();
+    }
+
+    /** The namespaces {@code hostNqn} may see (its active namespaces), in NSID order. */
+    public java.util.List<Namespace> namespacesFor(String hostNqn) {
+        java.util.List<Namespace> out = new java.util.ArrayList<>();
+        for (Namespace ns : namespaces.values()) {
+            if (ns.visibleTo(hostNqn)) {
+                out.add(ns);
+            }
+        }
+        return out;
     }
 
     void addNamespace(Namespace ns) {
         if (namespaces.putIfAbsent(ns.nsid(), ns) != null) {
             throw new IllegalArgumentException("subsystem " + nqn + " already has namespace " + ns.nsid());
         }
+    }
+
+    boolean removeNamespace(Namespace ns) {
+        return namespaces.remove(ns.nsid(), ns);
+    }
+
+    /** The lowest NSID no namespace has. */
+    int freeNsid() {
+        int nsid = 1;
+        for (int used : namespaces.keySet()) {
+            if (used != nsid) {
+                break;
+            }
+            nsid++;
+        }
+        return nsid;
     }
 
     public List<Controller> controllers() {

@@ -117,6 +117,96 @@ public final class Target implements QueueAcceptor, AutoCloseable {
     }
 
     /**
+     * Exports a namespace that no host sees yet (the control plane binds it to hosts with {@link #grant}).
+     * {@code nsid} 0 takes the lowest free NSID. Nobody is told: for every host it is still inactive.
+     */
+    public Namespace addHiddenNamespace(Subsystem s, int nsid, BlockDevice device, int blockSize, byte[] nguid, UUID uuid,
+                                        int anaGroupId) {
+        synchronized (s) {
+            int id = nsid != 0 ? nsid : s.freeNsid();
+            if (anaGroupId < 1 || anaGroupId > ANA_GROUP_MAX) {
+                throw new IllegalArgumentException("ANA group must be 1.." + ANA_GROUP_MAX + ", not " + anaGroupId);
+            }
+            if (Integer.compareUnsigned(id, MAX_NAMESPACES) > 0) {
+                throw new IllegalArgumentException("NSID must be 1.." + MAX_NAMESPACES + ", not " + Integer.toUnsignedString(id));
+            }
+            AnaGroup group = anaGroups.computeIfAbsent(anaGroupId, AnaGroup::new);
+            Namespace ns = new Namespace(id, device, blockSize, nguid, uuid, group);
+            ns.setVisibleHosts(java.util.Set.of());
+            IoReactor reactor = reactors[Math.floorMod(nextReactor.getAndIncrement(), reactors.length)];
+            ns.attach(new NamespaceIo(ns, reactor));
+            s.addNamespace(ns);
+            return ns;
+        }
+    }
+
+    /**
+     * Makes a hidden namespace visible to a host (bind): each of the host's controllers on the subsystem
+     * finds it in its active namespace list and Changed Namespace List, gets Namespace Attribute Changed,
+     * then an ANA change for the namespace's group. Nothing happens if the host saw it already.
+     */
+    public boolean grant(Subsystem s, int nsid, String hostNqn) {
+        Namespace ns = requireNamespace(s, nsid);
+        if (!ns.grant(hostNqn)) {
+            return false;
+        }
+        tellHost(s, nsid, hostNqn);
+        return true;
+    }
+
+    /** Hides a namespace from a host again (unbind); its controllers are told as for {@link #grant}. */
+    public boolean revoke(Subsystem s, int nsid, String hostNqn) {
+        Namespace ns = requireNamespace(s, nsid);
+        if (!ns.revoke(hostNqn)) {
+            return false;
+        }
+        tellHost(s, nsid, hostNqn);
+        return true;
+    }
+
+    /**
+     * Removes a namespace (its volume goes away): every controller that saw it is told. Commands already
+     * running on it finish; new ones get Invalid Namespace. Returns the namespace, or null.
+     */
+    public Namespace removeNamespace(Subsystem s, int nsid) {
+        Namespace ns = s.namespace(nsid);
+        if (ns == null || !s.removeNamespace(ns)) {
+            return null;
+        }
+        anaChangeCount.incrementAndGet();
+        for (Controller c : s.controllers()) {
+            if (ns.visibleTo(c.hostNqn())) {
+                c.namespaceChanged(nsid);
+                c.raiseNotice(AsyncEvents.INFO_ANA_CHANGE, LogPages.ANA, AsyncEvents.CONFIG_ANA_CHANGE);
+            }
+        }
+        return ns;
+    }
+
+    private static Namespace requireNamespace(Subsystem s, int nsid) {
+        Namespace ns = s.namespace(nsid);
+        if (ns == null) {
+            throw new IllegalArgumentException("subsystem " + s.nqn() + " has no namespace " + Integer.toUnsignedString(nsid));
+        }
+        return ns;
+    }
+
+    private void tellHost(Subsystem s, int nsid, String hostNqn) {
+        anaChangeCount.incrementAndGet();
+        for (Controller c : s.controllers()) {
+            if (c.hostNqn().equals(hostNqn)) {
+                c.namespaceChanged(nsid);
+                c.raiseNotice(AsyncEvents.INFO_ANA_CHANGE, LogPages.ANA, AsyncEvents.CONFIG_ANA_CHANGE);
+            }
+        }
+    }
+
+    /** The ANA groups known, by ID. */
+    public AnaGroup anaGroup(int id) {
+        return anaGroups.get(id);
+    }
+
+    /**
      * A namespace's device changed size (a volume grew online): the namespace takes the new size and every
      * controller of the subsystem gets a Namespace Attribute Changed notice naming it.
      */
@@ -126,7 +216,9 @@ public final class Target implements QueueAcceptor, AutoCloseable {
             return;
         }
         for (Controller c : s.controllers()) {
-            c.namespaceChanged(nsid);
+            if (ns.visibleTo(c.hostNqn())) {
+                c.namespaceChanged(nsid);
+            }
         }
     }
 
@@ -190,9 +282,18 @@ public final class Target implements QueueAcceptor, AutoCloseable {
     record AnaGroupView(AnaGroup group, int[] nsids) {
     }
 
+    /** As {@link #anaGroupsOf(Subsystem)}, counting only the namespaces the controller's host sees. */
+    List<AnaGroupView> anaGroupsOf(Controller c) {
+        return anaGroupsOf(c.namespaces());
+    }
+
     List<AnaGroupView> anaGroupsOf(Subsystem s) {
+        return anaGroupsOf(s.namespaces());
+    }
+
+    private List<AnaGroupView> anaGroupsOf(java.util.Collection<Namespace> namespaces) {
         TreeMap<Integer, List<Integer>> byGroup = new TreeMap<>();
-        for (Namespace ns : s.namespaces()) {
+        for (Namespace ns : namespaces) {
             byGroup.computeIfAbsent(ns.anaGroup().id(), k -> new ArrayList<>()).add(ns.nsid());
         }
         List<AnaGroupView> out = new ArrayList<>();
@@ -276,15 +377,19 @@ public final class Target implements QueueAcceptor, AutoCloseable {
         flushAll(s, status -> done.run());
     }
 
-    /** Flush with NSID FFFFFFFFh: every namespace of the subsystem. */
-    void flushAllFor(NvmeRequest r, Subsystem s) {
-        flushAll(s, status -> QueuePair.finish(r, status));
+    /** Flush with NSID FFFFFFFFh: every namespace the controller's host sees. */
+    void flushAllFor(NvmeRequest r, Controller c) {
+        flushAll(c.namespaces(), status -> QueuePair.finish(r, status));
     }
 
     private void flushAll(Subsystem s, IntConsumer done) {
+        flushAll(s.namespaces(), done);
+    }
+
+    private void flushAll(java.util.Collection<Namespace> namespaces, IntConsumer done) {
         timer.execute(() -> {
             int status = Status.SUCCESS;
-            for (Namespace ns : s.namespaces()) {
+            for (Namespace ns : namespaces) {
                 if (flushNow(ns.device()) != IoCompletion.OK) {
                     status = Status.WRITE_FAULT;
                 }

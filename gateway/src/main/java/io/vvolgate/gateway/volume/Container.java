@@ -427,6 +427,39 @@ public final class Container implements AutoCloseable {
         return new Space(capacity, used, capacity - used, provisioned, heads, snaps, reservedClusters() * clusterSize);
     }
 
+    /**
+     * Bytes that only snapshots still hold: clusters some snapshot references and no writable volume does
+     * (what deleting every snapshot would give back). Walks every map: for the control plane, not the data path.
+     */
+    public synchronized long snapshotBytes() {
+        java.util.BitSet live = new java.util.BitSet();
+        for (VirtualVolume v : volumes.values()) {
+            if (!v.readOnly()) {
+                v.map.forEachMapped((lc, pc) -> {
+                    live.set(Math.toIntExact(pc));
+                    return 0;
+                });
+            }
+        }
+        java.util.BitSet onlySnapshots = new java.util.BitSet();
+        for (VirtualVolume v : volumes.values()) {
+            if (v.readOnly()) {
+                v.map.forEachMapped((lc, pc) -> {
+                    if (!live.get(Math.toIntExact(pc))) {
+                        onlySnapshots.set(Math.toIntExact(pc));
+                    }
+                    return 0;
+                });
+            }
+        }
+        return (long) onlySnapshots.cardinality() * clusterSize;
+    }
+
+    /** True while a full clone's background copy runs. */
+    public synchronized boolean copying(long id) {
+        return volume(id).copyPending;
+    }
+
     /** Bytes a volume's map holds clusters for (its allocated space, shared or not). */
     public synchronized long allocatedBytes(long id) {
         return volume(id).map.mappedClusters() * clusterSize;

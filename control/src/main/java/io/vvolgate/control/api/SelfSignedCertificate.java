@@ -1,0 +1,78 @@
+package io.vvolgate.control.api;
+
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Date;
+
+/**
+ * A self-signed certificate for the API when it listens beyond loopback and the operator configured none:
+ * an EC P-256 key and a certificate for the listen address, valid ten years, made once with Bouncy Castle
+ * (the JDK has no public API to issue certificates) and kept in the state directory (the key readable by
+ * the owner only).
+ */
+public final class SelfSignedCertificate {
+    private SelfSignedCertificate() {
+    }
+
+    /** Creates {@code cert} and {@code key} unless both exist; true if it made them now. */
+    public static boolean ensure(Path cert, Path key, String address) throws IOException {
+        if (Files.exists(cert) && Files.exists(key)) {
+            return false;
+        }
+        Files.createDirectories(cert.getParent());
+        try {
+            KeyPairGenerator gen = KeyPairGenerator.getInstance("EC");
+            gen.initialize(256, new SecureRandom());
+            KeyPair pair = gen.generateKeyPair();
+            X500Name name = new X500Name("CN=vvolgate " + address + ", O=vvolgate appliance");
+            Instant now = Instant.now();
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(name, new BigInteger(64, new SecureRandom()),
+                    Date.from(now.minus(1, ChronoUnit.DAYS)), Date.from(now.plus(3650, ChronoUnit.DAYS)), name, pair.getPublic());
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName(GeneralName.iPAddress, address)));
+            ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate());
+            Files.writeString(key, pem(pair.getPrivate()), StandardCharsets.US_ASCII);
+            try {
+                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system
+            }
+            Files.writeString(cert, pem(new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(b.build(signer))),
+                    StandardCharsets.US_ASCII);
+            return true;
+        } catch (GeneralSecurityException | OperatorCreationException e) {
+            throw new IOException("cannot generate a TLS certificate: " + e.getMessage(), e);
+        }
+    }
+
+    private static String pem(Object o) throws IOException {
+        StringWriter s = new StringWriter();
+        try (JcaPEMWriter w = new JcaPEMWriter(s)) {
+            w.writeObject(o);
+        }
+        return s.toString();
+    }
+}
