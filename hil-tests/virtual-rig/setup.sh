@@ -15,6 +15,8 @@ mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
 
 PACKAGES=(qemu-system-x86 busybox-static cpio nvme-cli fio kmod)
+# Installed for the other suites, not part of the rig's fingerprint: the browser of ConsoleBrowserTest.
+TEST_PACKAGES=(chromium)
 KERNEL_META=linux-image-cloud-amd64
 
 # Modules the guest loads, in this order. nvme-core is built into Debian's 6.1 cloud kernel.
@@ -31,7 +33,7 @@ as_root() {
 
 missing_packages() {
     local p
-    for p in "${PACKAGES[@]}"; do
+    for p in "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
             echo "$p"
         fi
