@@ -5,7 +5,7 @@ import uPlot from 'uplot';
 
 export const PALETTE = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626', '#4b5563'];
 
-export function TimeChart({ title, labels, data, format, height = 180, testId }) {
+export function TimeChart({ title, labels, data, format, height = 180, testId, floor = 1 }) {
   const wrap = useRef(null);
   const plot = useRef(null);
   const key = labels.join('\u0000');
@@ -18,7 +18,7 @@ export function TimeChart({ title, labels, data, format, height = 180, testId })
       height,
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max((max || 0) * 1.1, floor)] } },
       axes: [
         { stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' }, font: '11px system-ui, sans-serif' },
         {
@@ -46,7 +46,7 @@ export function TimeChart({ title, labels, data, format, height = 180, testId })
     });
     ro.observe(el);
     return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null; };
-  }, [key, height]);
+  }, [key, height, floor]);
 
   useEffect(() => { plot.current?.setData(data); }, [data]);
 

@@ -72,4 +72,5 @@ export function splitSize(n) {
   return [String(n / SIZE_UNITS.MiB), 'MiB'];
 }
 
-export const shortId = (id) => (id ? String(id).slice(0, 8) : '—');
+/** UUIDs shortened to their first 8 digits; other IDs (pe-pool-1) are short already. */
+export const shortId = (id) => (!id ? '—' : /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(id) ? String(id).slice(0, 8) : String(id));

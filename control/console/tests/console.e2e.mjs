@@ -150,7 +150,7 @@ try {
   await page.locator(`[data-testid=vvol-row][data-name="${volName}"]`).waitFor();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=vvol-row]').length === 1);
   await page.getByLabel('Host', { exact: true }).selectOption('');
-  await page.getByLabel('Snapshots').selectOption({ label: 'Show snapshots' });
+  await page.getByLabel('Snapshots').selectOption({ label: 'Show' });
   await page.locator(`[data-testid=vvol-row][data-name="${snapName}"]`).waitFor();
   await shot('desktop-volumes');
 
@@ -164,6 +164,16 @@ try {
   log(`error under the name field: "${await nameError.innerText()}"`);
   if ((await create.getByLabel('Name').getAttribute('aria-invalid')) !== 'true') throw new Error('the name field is not marked invalid');
   await shot('desktop-api-error');
+
+  step = 'an invalid size is refused by the appliance, next to the size field';
+  await create.getByLabel('Name').fill(`${volName}-b`);
+  await create.getByLabel('Size', { exact: true }).fill('1.001');
+  await create.getByLabel('Unit').selectOption('MiB');
+  await create.getByRole('button', { name: 'Create', exact: true }).click();
+  const sizeError = create.locator('.field.invalid').filter({ has: page.getByLabel('Size', { exact: true }) }).locator('.field-error');
+  await sizeError.waitFor();
+  log(`error under the size field: "${await sizeError.innerText()}"`);
+  if (await create.locator('.field.invalid').filter({ has: page.getByLabel('Name') }).count()) throw new Error('the old name error is still shown');
 
   step = 'Escape closes the dialog and focus returns';
   await page.keyboard.press('Escape');

@@ -129,6 +129,15 @@ function Alarms({ session }) {
   );
 }
 
+/** An audit target is often a small JSON object ({"vvolId": "..."}): shown as "vvolId 3c91dad6". */
+function target(t) {
+  try {
+    const o = JSON.parse(t);
+    if (o && typeof o === 'object') return Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'string' ? shortId(v) : JSON.stringify(v)}`).join(', ');
+  } catch { /* plain text */ }
+  return t;
+}
+
 function Audit() {
   const audit = usePoll(() => api.audit(500), [], 10000);
   return (
@@ -142,7 +151,7 @@ function Audit() {
               <tr key={`${a.time}-${i}`}>
                 <td class="nowrap">{dateTime(a.time)}</td>
                 <td>{a.user}</td>
-                <td><span class="mono">{a.operation}</span>{a.target && <div class="muted small break">{a.target}</div>}{a.detail && <div class="muted small">{a.detail}</div>}</td>
+                <td><span class="mono">{a.operation}</span>{a.target && <div class="muted small break">{target(a.target)}</div>}{a.detail && <div class="muted small">{a.detail}</div>}</td>
                 <td>{a.outcome === 'ok' ? <Badge tone="good">ok</Badge> : <Badge tone="bad">{a.outcome}</Badge>}</td>
               </tr>
             ))}

@@ -84,9 +84,9 @@ export function Dashboard() {
               </tbody>
             </table>
             <div class="charts">
-              <TimeChart title="IOPS" labels={labels} data={iopsData} format={count} testId="chart-iops" />
-              <TimeChart title="Throughput" labels={labels} data={tputData} format={rate} testId="chart-throughput" />
-              <TimeChart title="Latency" labels={labels} data={latData} format={micros} testId="chart-latency" />
+              <TimeChart title="IOPS" labels={labels} data={iopsData} format={count} testId="chart-iops" floor={10} />
+              <TimeChart title="Throughput" labels={labels} data={tputData} format={rate} testId="chart-throughput" floor={1e6} />
+              <TimeChart title="Latency" labels={labels} data={latData} format={micros} testId="chart-latency" floor={100} />
             </div>
           </>
         )}

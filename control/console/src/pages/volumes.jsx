@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, can } from '../api.js';
+import { api, can, localError } from '../api.js';
 import { navigate } from '../router.js';
 import {
   usePoll, PageHeader, LoadError, Empty, Badge, StateBadge, Link, Dialog, Field, FormError, useSubmit,
@@ -34,6 +34,7 @@ export function Volumes({ session }) {
   useEffect(() => { const t = setTimeout(() => setF((x) => ({ ...x, q })), 250); return () => clearTimeout(t); }, [q]);
   const list = usePoll(() => api.vvols(f), [JSON.stringify(f)], 10000);
   const [creating, setCreating] = useState(false);
+  const [showFilters, setShowFilters] = useState(false);
   const filtered = Object.entries(f).some(([k, v]) => v && !(k === 'snapshots' && v === 'false'));
 
   return (
@@ -41,24 +42,27 @@ export function Volumes({ session }) {
       <PageHeader title="Virtual volumes" subtitle="VM disks and files, with their snapshots and clones">
         {can('change', session) && <button type="button" class="primary" onClick={() => setCreating(true)}>+ Create volume</button>}
       </PageHeader>
-      <form class="filters card" role="search" aria-label="Filter volumes" onSubmit={(e) => e.preventDefault()}>
+      <form class={`filters card${showFilters ? ' show-all' : ''}`} role="search" aria-label="Filter volumes" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search" name="q">
           {(p) => <input {...p} type="search" placeholder="Part of the name" value={q} onInput={(e) => setQ(e.target.value)} />}
         </Field>
+        <button type="button" class="filters-toggle" aria-expanded={showFilters} onClick={() => setShowFilters(!showFilters)}>
+          {showFilters ? 'Fewer filters' : `Filters${filtered ? ' (on)' : ''}`}
+        </button>
         <Field label="Type" name="type">
-          {(p) => <select {...p} value={f.type} onChange={set('type')}><option value="">Any type</option>{TYPES.map((t) => <option key={t} value={t}>{t}</option>)}</select>}
+          {(p) => <select {...p} value={f.type} onChange={set('type')}><option value="">Any</option>{TYPES.map((t) => <option key={t} value={t}>{t}</option>)}</select>}
         </Field>
         <Field label="Policy" name="profile">
-          {(p) => <select {...p} value={f.profile} onChange={set('profile')}><option value="">Any policy</option>{cat.profiles.map((x) => <option key={x.id} value={x.id}>{x.name}</option>)}</select>}
+          {(p) => <select {...p} value={f.profile} onChange={set('profile')}><option value="">Any</option>{cat.profiles.map((x) => <option key={x.id} value={x.id}>{x.name}</option>)}</select>}
         </Field>
         <Field label="Host" name="host">
-          {(p) => <select {...p} value={f.host} onChange={set('host')}><option value="">Any host</option>{cat.hosts.map((h) => <option key={h.id} value={h.id}>{h.name}</option>)}</select>}
+          {(p) => <select {...p} value={f.host} onChange={set('host')}><option value="">Any</option>{cat.hosts.map((h) => <option key={h.id} value={h.id}>{h.name}</option>)}</select>}
         </Field>
         <Field label="Bound" name="bound">
-          {(p) => <select {...p} value={f.bound} onChange={set('bound')}><option value="">Bound or not</option><option value="true">Bound</option><option value="false">Not bound</option></select>}
+          {(p) => <select {...p} value={f.bound} onChange={set('bound')}><option value="">Any</option><option value="true">Bound</option><option value="false">Not bound</option></select>}
         </Field>
         <Field label="Snapshots" name="snapshots">
-          {(p) => <select {...p} value={f.snapshots} onChange={set('snapshots')}><option value="false">Hide snapshots</option><option value="">Show snapshots</option><option value="true">Only snapshots</option></select>}
+          {(p) => <select {...p} value={f.snapshots} onChange={set('snapshots')}><option value="false">Hide</option><option value="">Show</option><option value="true">Only these</option></select>}
         </Field>
       </form>
       <LoadError error={list.error} onRetry={list.reload} />
@@ -116,11 +120,13 @@ function CreateVolume({ open, onClose, onCreated, cat }) {
   const [v, setV] = useState(blank);
   const set = (k) => (e) => setV({ ...v, [k]: e.target.value });
   const { busy, error, setError, run } = useSubmit(async () => {
+    const sizeBytes = parseSize(v.amount, v.unit);
+    if (sizeBytes === null || sizeBytes <= 0) throw localError('sizeBytes', 'Enter the size as a positive number, e.g. 10 GiB.');
     const body = {
       container: v.container || cat.containers[0]?.name,
       name: v.name.trim(),
       type: v.type,
-      sizeBytes: parseSize(v.amount, v.unit) ?? -1,
+      sizeBytes,
     };
     if (v.profileId) body.profileId = v.profileId;
     if (v.provisioning) body.provisioning = v.provisioning;
@@ -337,7 +343,11 @@ function NameDialog({ open, onClose, title, submitLabel, defaultName, hint, prof
 function ResizeDialog({ open, onClose, volume, onDone }) {
   const [amount, setAmount] = useState('');
   const [unit, setUnit] = useState('GiB');
-  const { busy, error, setError, run } = useSubmit(async () => onDone(await api.resize(volume.id, parseSize(amount, unit) ?? -1)) ?? true);
+  const { busy, error, setError, run } = useSubmit(async () => {
+    const sizeBytes = parseSize(amount, unit);
+    if (sizeBytes === null || sizeBytes <= 0) throw localError('sizeBytes', 'Enter the size as a positive number, e.g. 20 GiB.');
+    return onDone(await api.resize(volume.id, sizeBytes)) ?? true;
+  });
   useEffect(() => { if (open) { const [a, u] = splitSize(volume.sizeBytes); setAmount(a); setUnit(u); setError(null); } }, [open]);
   return (
     <Dialog open={open} title={`Resize ${volume.name}`} onClose={onClose}
