@@ -72,12 +72,13 @@ final class Accounts {
                 .put("hash", b64(hash(password, salt, ITERATIONS))).put("iterations", ITERATIONS).put("createdAt", Instant.now().toString()));
     }
 
-    synchronized void setPassword(String username, String password) {
+    /** Sets a password; every session of the user ends but {@code keepToken}'s (the one asking). */
+    synchronized void setPassword(String username, String password, String keepToken) {
         JsonObject u = require(username);
         byte[] salt = new byte[16];
         RANDOM.nextBytes(salt);
         u.put("salt", b64(salt)).put("hash", b64(hash(password, salt, ITERATIONS))).put("iterations", ITERATIONS);
-        sessions.values().removeIf(s -> s.username().equals(username));
+        sessions.values().removeIf(s -> s.username().equals(username) && !s.token().equals(keepToken));
     }
 
     synchronized void delete(String username) {

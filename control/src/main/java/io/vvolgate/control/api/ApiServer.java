@@ -360,7 +360,7 @@ public final class ApiServer implements AutoCloseable {
             if (!user.equals(who.username()) && who.role() != Accounts.Role.ADMIN) {
                 throw new ApiError(403, "forbidden", "only an admin can set another user's password");
             }
-            s.accounts().setPassword(user, body(ctx).getString("password"));
+            s.accounts().setPassword(user, body(ctx).getString("password"), who.token());
             s.save();
             return null;
         }));
