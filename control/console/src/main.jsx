@@ -95,7 +95,8 @@ function Shell({ session }) {
   }, [path]);
   const current = (href) => (href === '/' ? path === '/' : path === href || path.startsWith(`${href}/`));
   return (
-    <div class={`shell${menuOpen ? ' menu-open' : ''}`}>
+    <div class={`shell${menuOpen ? ' menu-open' : ''}`}
+      onKeyDown={(e) => { if (e.key === 'Escape' && menuOpen) { setMenuOpen(false); document.querySelector('.menu-button')?.focus(); } }}>
       <a class="skip-link" href="#main">Skip to content</a>
       <header class="topbar">
         <button type="button" class="icon-button menu-button" aria-expanded={menuOpen} aria-controls="nav"
@@ -121,6 +122,7 @@ function Shell({ session }) {
           <a href="/api/openapi.yaml" target="_blank" rel="noopener">API document</a>
         </div>
       </nav>
+      {menuOpen && <div class="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />}
       <main id="main" tabindex="-1" class="content">
         {page || <NotFound />}
       </main>
