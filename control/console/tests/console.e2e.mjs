@@ -21,6 +21,8 @@ const suffix = Date.now().toString(36);
 const volName = `e2e-vol-${suffix}`;
 const snapName = `e2e-snap-${suffix}`;
 const hostName = `e2e-host-${suffix}`;
+const viewer = `e2e-viewer-${suffix}`;
+const viewerPassword = `viewer-password-${suffix}`;
 const hostNqn = `nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-${suffix.padStart(12, '0').slice(-12)}`;
 
 const STEP_MS = 20_000;
@@ -181,6 +183,33 @@ try {
   const focused = await page.evaluate(() => document.activeElement?.textContent || '');
   if (!focused.includes('Create volume')) throw new Error(`focus went to "${focused}", not back to the button that opened the dialog`);
 
+  step = 'full clone: a task whose progress is followed';
+  await page.goto(volumeUrl);
+  await heading(volName).waitFor();
+  await page.getByRole('button', { name: 'Full clone' }).click();
+  const fullClone = page.getByRole('dialog');
+  await fullClone.getByLabel('Name').fill(`${volName}-copy`);
+  await fullClone.getByRole('button', { name: 'Start full copy' }).click();
+  await fullClone.waitFor({ state: 'hidden' });
+  await page.getByTestId('tray-task').first().waitFor();
+  await nav('Tasks');
+  await page.getByTestId('task-row').filter({ hasText: 'clone' }).filter({ hasText: 'success' }).first().waitFor({ timeout: 60_000 });
+  await page.goto(volumeUrl);
+  await page.locator(`[data-testid=tree-node][data-name="${volName}-copy"]`).waitFor();
+  log('full clone finished');
+
+  step = 'an admin adds a viewer';
+  await nav('Users');
+  await heading('Users').waitFor();
+  await page.getByRole('button', { name: 'Add user' }).click();
+  const userDialog = page.getByRole('dialog');
+  await userDialog.getByLabel('User name').fill(viewer);
+  await userDialog.getByLabel('Password').fill(viewerPassword);
+  await userDialog.getByLabel('Role').selectOption('viewer');
+  await userDialog.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('row').filter({ hasText: viewer }).waitFor();
+  await shot('desktop-users');
+
   step = 'keyboard: tab order starts with the skip link, focus is visible';
   await page.goto(base + '/containers');
   await heading('Storage containers').waitFor();
@@ -203,6 +232,7 @@ try {
   await page.goto(volumeUrl);
   await heading(volName).waitFor();
   await page.getByTestId('binding-row').first().waitFor();
+  await page.locator(`[data-testid=tree-node][data-name="${snapName}"]`).waitFor();
   await shot('phone-volume-detail');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   if (overflow > 2) throw new Error(`the volume page is ${overflow}px wider than a phone screen`);
@@ -215,6 +245,27 @@ try {
   await page.goto(base + '/volumes');
   await page.getByLabel('User name').waitFor();
   log('logged out');
+
+  step = 'a viewer sees everything and is offered no changes';
+  await page.getByLabel('User name').fill(viewer);
+  await page.getByLabel('Password').fill(viewerPassword);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await heading('Virtual volumes').waitFor();
+  await page.locator(`[data-testid=vvol-row][data-name="${volName}"]`).waitFor();
+  await page.getByTestId('who').locator('.role.viewer').waitFor();
+  for (const [what, locator] of [
+    ['a Create volume button', page.getByRole('button', { name: 'Create volume' })],
+    ['a Users page', page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' })],
+  ]) if (await locator.count()) throw new Error(`a viewer is offered ${what}`);
+  await page.goto(volumeUrl);
+  await heading(volName).waitFor();
+  await page.getByTestId('binding-row').first().waitFor();
+  if (await page.getByRole('toolbar', { name: 'Volume actions' }).count()) throw new Error('a viewer is offered volume actions');
+  if (await page.getByRole('button', { name: 'Unbind' }).count()) throw new Error('a viewer is offered Unbind');
+  await shot('desktop-viewer-volume');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByLabel('User name').waitFor();
+  log('a viewer is offered no changes');
 
   if (foreign.length) throw new Error(`requests left the appliance: ${foreign.slice(0, 5).join(', ')}`);
   if (consoleErrors.length) throw new Error(`the page reported errors:\n  ${consoleErrors.join('\n  ')}`);

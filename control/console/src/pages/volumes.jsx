@@ -176,7 +176,7 @@ export function VolumeDetail({ id, session }) {
   const cat = useCatalog();
   const vol = usePoll(() => api.vvol(id), [id], 5000);
   const v = vol.data;
-  const family = usePoll(() => (v ? api.vvols({ container: v.containerId }) : Promise.resolve([])), [v?.containerId, id], 10000);
+  const family = usePoll(() => (v ? api.vvols({ container: v.containerId }) : Promise.resolve(null)), [v?.containerId, id], 10000);
   const compliance = usePoll(() => (v?.profileId ? api.compliance(id) : Promise.resolve(null)), [id, v?.profileId, v?.compliant], 0);
   const [dialog, setDialog] = useState(null);
   useEffect(() => { document.title = `${v?.name || 'Volume'} · vvolgate`; }, [v?.name]);
@@ -244,7 +244,7 @@ export function VolumeDetail({ id, session }) {
         </section>
         <section class="card" aria-labelledby="tree-title">
           <h2 id="tree-title">Snapshots and clones</h2>
-          <FamilyTree volume={v} all={family.data || []} />
+          {family.data ? <FamilyTree volume={v} all={family.data} /> : <div class="loading" aria-busy="true">Loading…</div>}
         </section>
       </div>
       <section class="card" aria-labelledby="bind-title">
