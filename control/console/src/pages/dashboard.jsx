@@ -127,7 +127,7 @@ function Capacity({ container: c }) {
         {parts.map(([k, v]) => v > 0 && <div key={k} class={`meter-${k}`} style={{ width: `${Math.max(0.5, (v / cap) * 100)}%` }} />)}
       </div>
       <dl class="capacity-legend">
-        <div><dt><span class="dot provisioned" />Provisioned</dt><dd>{bytes(s.provisionedBytes)} <span class="muted">({percent(over)} of capacity)</span></dd></div>
+        <div><dt><span class="dot provisioned" />Provisioned</dt><dd>{bytes(s.provisionedBytes)} <span class="muted">({over < 10 ? `${percent(over)} of capacity` : `${count(over)}× capacity`})</span></dd></div>
         <div><dt><span class="dot data" />Used</dt><dd>{bytes(s.usedBytes)}</dd></div>
         <div><dt><span class="dot snap" />Snapshots</dt><dd>{bytes(s.snapshotBytes)}</dd></div>
         <div><dt><span class="dot free" />Free</dt><dd>{bytes(s.freeBytes)}</dd></div>

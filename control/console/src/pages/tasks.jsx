@@ -21,7 +21,7 @@ export function Tasks() {
                     {t.operation}
                     <div class="muted small">
                       {t.objectId ? <Link href={`/volumes/${t.objectId}`}>{shortId(t.objectId)}</Link> : shortId(t.id)}
-                      {t.result?.vvolId && <> → <Link href={`/volumes/${t.result.vvolId}`}>{t.result.name || shortId(t.result.vvolId)}</Link></>}
+                      {t.result?.vvolId && t.result.vvolId !== t.objectId && <> → <Link href={`/volumes/${t.result.vvolId}`}>{t.result.name || shortId(t.result.vvolId)}</Link></>}
                     </div>
                     {t.error && <div class="field-error">{t.error.message}</div>}
                   </th>
