@@ -14,7 +14,7 @@ CACHE="${1:-$RIG_DIR/../target/rig}"
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
 
-PACKAGES=(qemu-system-x86 busybox-static cpio nvme-cli fio kmod)
+PACKAGES=(qemu-system-x86 busybox-static cpio nvme-cli fio kmod prometheus)
 KERNEL_META=linux-image-cloud-amd64
 
 # Modules the guest loads, in this order. nvme-core is built into Debian's 6.1 cloud kernel.
