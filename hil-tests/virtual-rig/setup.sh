@@ -14,7 +14,7 @@ CACHE="${1:-$RIG_DIR/../target/rig}"
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
 
-PACKAGES=(qemu-system-x86 busybox-static cpio nvme-cli fio kmod)
+PACKAGES=(qemu-system-x86 busybox-static cpio nvme-cli fio kmod prometheus)
 # Installed for the other suites, not part of the rig's fingerprint: the browser of ConsoleBrowserTest.
 TEST_PACKAGES=(chromium)
 KERNEL_META=linux-image-cloud-amd64

@@ -153,6 +153,10 @@ public final class Appliance implements AutoCloseable {
                 out.println("vvolgate: listening " + host + ":" + l.port() + " nvme-tcp " + (l.discovery() ? "discovery" : "io"));
             }
             out.println("vvolgate: api " + appliance.control.url());
+            if (appliance.control.generatedPassword() != null) {
+                out.println("vvolgate: admin password " + appliance.control.generatedPassword()
+                        + " (shown once; only its hash is kept; change it in the console or with: ./vvolgate ctl user password admin)");
+            }
             out.println("vvolgate: ready");
             out.flush();
             return appliance;

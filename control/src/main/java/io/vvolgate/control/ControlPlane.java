@@ -61,10 +61,6 @@ final class ControlPlane implements AutoCloseable {
         config.subsystems().forEach(s -> configuredHosts.addAll(s.hosts()));
         VasaService service = state.service(gateway, policies, configuredHosts);
         String generated = state.ensureAdmin(System.getenv("VVOLGATE_ADMIN_PASSWORD"));
-        if (generated != null) {
-            out.println("vvolgate: admin password " + generated + " (shown once; only its hash is kept; change it in the console or"
-                    + " with ./vvolgate ctl user password admin)");
-        }
         ApplianceConfig.Api a = config.api();
         PemKeyCertOptions tls = null;
         if (!a.loopback()) {
@@ -102,7 +98,16 @@ final class ControlPlane implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "monitoring tick failed: " + e);
             }
         }, 0, VasaService.SAMPLE_SECONDS, TimeUnit.SECONDS);
-        return new ControlPlane(service, api, state, timer);
+        ControlPlane plane = new ControlPlane(service, api, state, timer);
+        plane.generatedPassword = generated;
+        return plane;
+    }
+
+    private String generatedPassword;
+
+    /** The admin password made on this first start (to be printed once), or null. */
+    String generatedPassword() {
+        return generatedPassword;
     }
 
     String url() {

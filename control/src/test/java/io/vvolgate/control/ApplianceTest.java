@@ -70,7 +70,7 @@ class ApplianceTest {
         IdentityStore ids = IdentityStore.load(config.stateDir());
         ids.assign(config);
         GatewaySpec spec = Appliance.spec(config, ids);
-        assertEquals(List.of(new GatewaySpec.ContainerSpec("pool", List.of(dir.resolve("var/pool.img")), 1L << 30, 128 << 10)),
+        assertEquals(List.of(new GatewaySpec.ContainerSpec("pool", List.of(dir.resolve("var/pool.img")), 1L << 30, 128 << 10, "nqn.2026-11.io.vvolgate:pool", 1)),
                 spec.containers());
         GatewaySpec.NamespaceSpec ns = spec.subsystems().getFirst().namespaces().getFirst();
         assertEquals(new GatewaySpec.VolumeDevice("pool", "vm1", 8L << 20, 4096), ns.device());

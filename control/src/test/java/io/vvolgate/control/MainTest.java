@@ -64,6 +64,8 @@ class MainTest {
     private Path writeConfig(String listenerPort, String extra) throws IOException {
         return Files.writeString(cwd.resolve("vvolgate.toml"), """
                 state_dir = "state"
+                [api]
+                port = 0
                 [[listener]]
                 address = "127.0.0.1"
                 port = %s
@@ -114,7 +116,7 @@ class MainTest {
     void aBadConfigExitsWithTwoNamingFileAndLine() throws IOException {
         writeConfig("4420", "blok_size = 4096");
         assertEquals(2, run("serve", "--config", "vvolgate.toml"));
-        assertEquals("vvolgate: error: vvolgate.toml:15: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)\n",
+        assertEquals("vvolgate: error: vvolgate.toml:17: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)\n",
                 err());
         assertEquals("", out());
         assertFalse(Files.exists(cwd.resolve("state")), "nothing is created for a refused config");
@@ -162,7 +164,9 @@ class MainTest {
         assertEquals("vvolgate: subsystem nqn.2026-11.io.vvolgate:test namespaces=1", lines.get(0));
         assertTrue(lines.get(1).matches("vvolgate: listening 127\\.0\\.0\\.1:[1-9]\\d* nvme-tcp io"), lines.get(1));
         assertTrue(lines.get(2).matches("vvolgate: listening 127\\.0\\.0\\.1:[1-9]\\d* nvme-tcp discovery"), lines.get(2));
-        assertEquals("vvolgate: ready", lines.get(3));
+        assertTrue(lines.get(3).matches("vvolgate: api http://127\\.0\\.0\\.1:[1-9]\\d*"), lines.get(3));
+        assertTrue(lines.get(4).startsWith("vvolgate: admin password "), "a first start prints the admin password once: " + lines.get(4));
+        assertEquals("vvolgate: ready", lines.get(5));
         assertTrue(Files.exists(cwd.resolve("state/identity.toml")));
     }
     /** What a host saw of namespace 1 while one serve ran. */
@@ -217,6 +221,8 @@ class MainTest {
     private void writeVolumeConfig(String volumeSize) throws IOException {
         Files.writeString(cwd.resolve("vvolgate.toml"), """
                 state_dir = "state"
+                [api]
+                port = 0
                 [[listener]]
                 address = "127.0.0.1"
                 port = 0
@@ -266,7 +272,7 @@ class MainTest {
         out.reset();
         writeVolumeConfig("4MiB");
         assertEquals(Main.EXIT_USAGE, run("serve", "--config", "vvolgate.toml"));
-        assertEquals("vvolgate: error: vvolgate.toml:16: namespace 1 of subsystem nqn.2026-11.io.vvolgate:test: volume \"vm1\" of"
+        assertEquals("vvolgate: error: vvolgate.toml:18: namespace 1 of subsystem nqn.2026-11.io.vvolgate:test: volume \"vm1\" of"
                 + " container pool holds 16777216 bytes; size 4194304 would shrink it, which is refused because it would lose data"
                 + " (give at least 16777216)\n", err());
         assertFalse(served);
@@ -297,7 +303,7 @@ class MainTest {
         writeVolumeConfig("8MiB");
         Files.writeString(cwd.resolve("vvolgate.toml"), Files.readString(cwd.resolve("vvolgate.toml")).replace("size = \"64MiB\"\n", ""));
         assertEquals(Main.EXIT_USAGE, run("serve", "--config", "vvolgate.toml"));
-        assertEquals("vvolgate: error: vvolgate.toml:5: container \"pool\" has no size and its image " + cwd.resolve("state/pool.img")
+        assertEquals("vvolgate: error: vvolgate.toml:7: container \"pool\" has no size and its image " + cwd.resolve("state/pool.img")
                 + " does not exist (add e.g. size = \"64GiB\" to create it, or correct the path)\n", err());
         assertNoStackTrace();
     }

@@ -43,6 +43,8 @@ class ProcessCrashTest {
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS"))).toAbsolutePath());
         Path config = Files.writeString(dir.resolve("vvolgate.toml"), """
                 state_dir = "state"
+                [api]
+                port = 0
                 [[listener]]
                 address = "127.0.0.1"
                 port = 0

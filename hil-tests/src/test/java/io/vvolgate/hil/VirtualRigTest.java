@@ -166,6 +166,9 @@ final class VirtualRigTest
             # Written by VirtualRigTest for one rig run.
             state_dir = "%s"
 
+            [api]
+            port = 0
+
             [[listener]]
             address = "127.0.0.1"
             port = 0

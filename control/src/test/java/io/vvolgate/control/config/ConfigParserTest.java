@@ -186,7 +186,7 @@ class ConfigParserTest {
         assertRefused(valid("block_size = 4096", "blok_size = 4096"),
                 "vvolgate.toml:27: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)");
         assertRefused(valid("io_threads = 3", "io_threads = 3\nlog_level = \"debug\""),
-                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: container, io_threads, listener, state_dir, subsystem)");
+                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: api, container, io_threads, listener, state_dir, subsystem)");
         assertRefused(valid("kind = \"io\"", "kind = \"io\"\ntls = true"),
                 "vvolgate.toml:8: unknown key \"tls\" in [[listener]] (allowed: address, kind, port)");
         assertRefused(valid("model = \"vvolgate demo\"", "modle = \"x\""),
@@ -292,7 +292,7 @@ class ConfigParserTest {
         String noIo = valid("kind = \"io\"", "kind = \"discovery\"").replace("port = 4420", "port = 8010");
         assertRefused(noIo, "vvolgate.toml:4: no listener has kind = \"io\": hosts could find the subsystems but not connect to them");
         assertRefused("", "vvolgate.toml:1: no [[listener]]: add one with kind = \"io\" (e.g. address = \"127.0.0.1\", port = 4420)");
-        assertRefused("", "vvolgate.toml:1: no [[subsystem]]: add one with an nqn and a [[subsystem.namespace]]");
+        assertRefused("", "vvolgate.toml:1: no [[subsystem]] and no [[container]]: add a subsystem with an nqn and a [[subsystem.namespace]], or a container whose volumes are bound to hosts through the API");
         assertRefused(valid("address = \"127.0.0.1\"\nport = 4420\n", ""), "vvolgate.toml:4: listener has no address (add e.g. address = \"127.0.0.1\")");
         assertRefused(valid("nqn = \"nqn.2026-11.io.vvolgate:demo\"\n", ""),
                 "vvolgate.toml:14: subsystem has no nqn (add e.g. nqn = \"nqn.2026-11.io.vvolgate:demo\")");
