@@ -57,7 +57,8 @@ const foreign = [];
 page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreign.push(r.url()); });
 
 let step = 'start';
-const shot = async (name) => { await page.screenshot({ path: join(shots, `${name}.png`) }); };
+// Whole pages (what a person would scroll through), except where something fixed is the point.
+const shot = async (name, fullPage = true) => { await page.screenshot({ path: join(shots, `${name}.png`), fullPage }); };
 const heading = (text) => page.getByRole('heading', { level: 1, name: text });
 
 try {
@@ -105,7 +106,7 @@ try {
   await create.getByLabel('Name').fill(volName);
   await create.getByLabel('Size', { exact: true }).fill('1');
   await create.getByLabel('Unit').selectOption('GiB');
-  await shot('desktop-volume-create');
+  await shot('desktop-volume-create', false);
   await create.getByRole('button', { name: 'Create', exact: true }).click();
   await heading(volName).waitFor();
   log(`created ${volName}`);
@@ -165,7 +166,7 @@ try {
   await nameError.waitFor();
   log(`error under the name field: "${await nameError.innerText()}"`);
   if ((await create.getByLabel('Name').getAttribute('aria-invalid')) !== 'true') throw new Error('the name field is not marked invalid');
-  await shot('desktop-api-error');
+  await shot('desktop-api-error', false);
 
   step = 'an invalid size is refused by the appliance, next to the size field';
   await create.getByLabel('Name').fill(`${volName}-b`);
@@ -225,7 +226,7 @@ try {
   await heading('Dashboard').waitFor();
   await page.getByRole('button', { name: 'Menu' }).click();
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Virtual volumes' }).waitFor({ state: 'visible' });
-  await shot('phone-menu');
+  await shot('phone-menu', false);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Virtual volumes' }).click();
   await heading('Virtual volumes').waitFor();
   await pages('phone');

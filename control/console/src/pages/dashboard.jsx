@@ -39,7 +39,7 @@ export function Dashboard() {
       <section class="tiles" aria-label="Summary">
         <Tile label="Capacity used" value={containers.data ? percent(cap.capacity ? cap.used / cap.capacity : 0) : '—'}
           detail={`${bytes(cap.used)} of ${bytes(cap.capacity)}`} />
-        <Tile label="IOPS now" value={totals.any ? count(totals.iops) : '—'} detail="read + write, all containers" testId="tile-iops" />
+        <Tile label="IOPS now" value={totals.any ? count(totals.iops) : '—'} detail="read + write" testId="tile-iops" />
         <Tile label="Throughput now" value={totals.any ? rate(totals.tput) : '—'} detail="read + write" />
         <Tile label="Latency now" value={totals.lat != null ? micros(totals.lat) : '—'} detail="mean per command" />
         <Tile label="Open alarms" value={alarms.data ? String(activeAlarms.length) : '—'}
