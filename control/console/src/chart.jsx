@@ -16,11 +16,20 @@ export function TimeChart({ title, labels, data, format, height = 180, testId, f
     const opts = {
       width,
       height,
-      legend: { show: true, live: true },
+      // One series: the table above names it; several: the legend tells them apart (and reads out values on hover).
+      legend: { show: labels.length > 1, live: true },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max((max || 0) * 1.1, floor)] } },
       axes: [
-        { stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' }, font: '11px system-ui, sans-serif' },
+        {
+          stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' }, font: '11px system-ui, sans-serif',
+          space: 70,
+          values: (u, vals) => {
+            const span = (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
+            const opts = span < 300 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' };
+            return vals.map((v) => new Date(v * 1000).toLocaleTimeString('en-GB', opts));
+          },
+        },
         {
           stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { show: false }, font: '11px system-ui, sans-serif',
           size: 64, values: (u, vals) => vals.map((v) => format(v)),

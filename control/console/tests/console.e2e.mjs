@@ -314,5 +314,7 @@ async function pages(prefix) {
     await page.locator(ready).first().waitFor();
     if (name === 'dashboard' && expectIops) await page.getByTestId('chart-iops').locator('canvas').waitFor();
     await shot(`${prefix}-${name}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 2) throw new Error(`the ${name} page is ${overflow}px wider than the window (${prefix})`);
   }
 }

@@ -66,6 +66,7 @@ export function Dashboard() {
         {series.length === 0 && perf.data && <Empty>No samples yet.</Empty>}
         {series.length > 0 && (
           <>
+            <div class="table-wrap">
             <table class="table perf-now" aria-label="Now">
               <thead><tr><th scope="col">{kind === 'container' ? 'Container' : 'Protocol endpoint'}</th><th scope="col" class="num">IOPS (r / w)</th><th scope="col" class="num">Throughput</th><th scope="col" class="num">Latency</th></tr></thead>
               <tbody>
@@ -75,7 +76,7 @@ export function Dashboard() {
                   return (
                     <tr key={s.id} data-testid={`perf-${s.kind}`} data-name={s.name} data-iops={iops}>
                       <th scope="row"><span class="swatch" style={{ background: PALETTE[i % PALETTE.length] }} aria-hidden="true" />{s.name}</th>
-                      <td class="num"><strong class="perf-iops">{p ? count(iops) : '—'}</strong> <span class="muted">{p ? `${count(p.readIops)} / ${count(p.writeIops)}` : ''}</span></td>
+                      <td class="num"><strong class="perf-iops">{p ? count(iops) : '—'}</strong> <span class="muted hide-sm">{p ? `${count(p.readIops)} / ${count(p.writeIops)}` : ''}</span></td>
                       <td class="num">{p ? rate(p.readBytesPerSecond + p.writeBytesPerSecond) : '—'}</td>
                       <td class="num">{p ? micros(p.latencyMicros) : '—'}</td>
                     </tr>
@@ -83,6 +84,7 @@ export function Dashboard() {
                 })}
               </tbody>
             </table>
+            </div>
             <div class="charts">
               <TimeChart title="IOPS" labels={labels} data={iopsData} format={count} testId="chart-iops" floor={10} />
               <TimeChart title="Throughput" labels={labels} data={tputData} format={rate} testId="chart-throughput" floor={1e6} />
