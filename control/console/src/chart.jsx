@@ -66,17 +66,3 @@ export function TimeChart({ title, labels, data, format, height = 180, testId, f
     </figure>
   );
 }
-
-/** Performance series → uPlot's columns [times, series1, series2, ...], aligned on the union of times. */
-export function columns(series, pick) {
-  const times = new Set();
-  for (const s of series) for (const p of s.samples) times.add(Math.round(Date.parse(p.time) / 1000));
-  const xs = [...times].sort((a, b) => a - b);
-  const index = new Map(xs.map((t, i) => [t, i]));
-  const ys = series.map((s) => {
-    const col = new Array(xs.length).fill(null);
-    for (const p of s.samples) col[index.get(Math.round(Date.parse(p.time) / 1000))] = pick(p);
-    return col;
-  });
-  return [xs, ...ys];
-}

@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { usePoll, PageHeader, LoadError, Empty, StateBadge, Link } from '../components.jsx';
-import { TimeChart, columns, PALETTE } from '../chart.jsx';
+import { TimeChart, PALETTE } from '../chart.jsx';
+import { columns, latestTotals } from '../perf.js';
 import { bytes, rate, count, micros, percent } from '../format.js';
 
 const POLL_MS = 5000;
@@ -15,13 +16,7 @@ export function Dashboard() {
 
   const series = useMemo(() => (perf.data?.series || []).filter((s) => s.kind === kind), [perf.data, kind]);
   const all = perf.data?.series || [];
-  const totals = useMemo(() => {
-    const latest = all.filter((s) => s.kind === 'container').map((s) => s.samples[s.samples.length - 1]).filter(Boolean);
-    const iops = latest.reduce((a, p) => a + p.readIops + p.writeIops, 0);
-    const tput = latest.reduce((a, p) => a + p.readBytesPerSecond + p.writeBytesPerSecond, 0);
-    const lat = iops > 0 ? latest.reduce((a, p) => a + p.latencyMicros * (p.readIops + p.writeIops), 0) / iops : null;
-    return { iops, tput, lat, any: latest.length > 0 };
-  }, [perf.data]);
+  const totals = useMemo(() => latestTotals(all), [perf.data]);
   const cap = (containers.data || []).reduce((a, c) => ({
     capacity: a.capacity + c.space.capacityBytes, used: a.used + c.space.usedBytes,
   }), { capacity: 0, used: 0 });

@@ -6,6 +6,7 @@ import {
   ConfirmDialog, Progress, notify, trackTask,
 } from '../components.jsx';
 import { bytes, parseSize, splitSize, sizeUnits, shortId, percent } from '../format.js';
+import { familyTree } from '../family.js';
 
 const TYPES = ['config', 'data', 'swap', 'memory', 'other'];
 
@@ -421,36 +422,26 @@ function RevertDialog({ open, onClose, volume, snapshots, onDone }) {
   );
 }
 
-/** The volume's family: from its oldest ancestor down, snapshots under their volume, clones under their snapshot. */
+/** The volume's family tree: it, its snapshots, the clones of those, from its oldest ancestor down. */
 function FamilyTree({ volume, all }) {
-  const byId = new Map(all.map((x) => [x.id, x]));
-  byId.set(volume.id, volume);
-  let root = volume;
-  const seen = new Set();
-  while (root.parentId && byId.has(root.parentId) && !seen.has(root.parentId)) { seen.add(root.id); root = byId.get(root.parentId); }
-  const children = new Map();
-  for (const x of byId.values()) {
-    if (!x.parentId) continue;
-    if (!children.has(x.parentId)) children.set(x.parentId, []);
-    children.get(x.parentId).push(x);
-  }
-  const kids = children.get(root.id) || [];
-  if (kids.length === 0 && root.id === volume.id) return <Empty>No snapshots or clones yet.</Empty>;
-  const render = (node, depth) => {
-    const under = (children.get(node.id) || []).sort((a, b) => (a.snapshot === b.snapshot ? a.name.localeCompare(b.name) : a.snapshot ? -1 : 1));
+  const tree = familyTree(volume, all);
+  if (tree.children.length === 0) return <Empty>No snapshots or clones yet.</Empty>;
+  const icon = { volume: '▤', snapshot: '◉', clone: '⑂' };
+  const render = (node) => {
+    const v = node.volume;
     return (
-      <li key={node.id} data-testid="tree-node" data-name={node.name} data-kind={node.snapshot ? 'snapshot' : node.parentId ? 'clone' : 'volume'}>
-        <div class={`tree-item${node.id === volume.id ? ' current' : ''}`}>
-          <span class={`tree-icon ${node.snapshot ? 'snap' : node.parentId ? 'clone' : 'vol'}`} aria-hidden="true">{node.snapshot ? '◉' : node.parentId ? '⑂' : '▤'}</span>
-          {node.id === volume.id ? <strong aria-current="true">{node.name}</strong> : <Link href={`/volumes/${node.id}`}>{node.name}</Link>}
-          <span class="muted small">{node.snapshot ? 'snapshot' : node.parentId ? 'clone' : 'volume'} · {bytes(node.allocatedBytes)}</span>
-          {node.bindings?.length > 0 && <Badge tone="good">bound</Badge>}
+      <li key={v.id} data-testid="tree-node" data-name={v.name} data-kind={node.kind}>
+        <div class={`tree-item${v.id === volume.id ? ' current' : ''}`}>
+          <span class={`tree-icon ${node.kind}`} aria-hidden="true">{icon[node.kind]}</span>
+          {v.id === volume.id ? <strong aria-current="true">{v.name}</strong> : <Link href={`/volumes/${v.id}`}>{v.name}</Link>}
+          <span class="muted small">{node.kind} · {bytes(v.allocatedBytes)}</span>
+          {v.bindings?.length > 0 && <Badge tone="good">bound</Badge>}
         </div>
-        {under.length > 0 && <ul>{under.map((c) => render(c, depth + 1))}</ul>}
+        {node.children.length > 0 && <ul>{node.children.map(render)}</ul>}
       </li>
     );
   };
-  return <ul class="tree" aria-label="Snapshot and clone tree">{render(root, 0)}</ul>;
+  return <ul class="tree" aria-label="Snapshot and clone tree">{render(tree)}</ul>;
 }
 
 export { useCatalog, StateBadge };
