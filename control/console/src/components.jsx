@@ -41,6 +41,7 @@ export function Dialog({ open, title, onClose, children, footer, wide, labelledB
   return (
     <dialog ref={ref} class={`dialog${wide ? ' wide' : ''}`} aria-labelledby={labelledBy || titleId} data-testid={testId}
       onCancel={(e) => { e.preventDefault(); onClose?.(); }}
+      onKeyDown={(e) => trapTab(e, ref.current)}
       onClick={(e) => { if (e.target === ref.current) onClose?.(); }}>
       {open && (
         <div class="dialog-body">
@@ -54,6 +55,18 @@ export function Dialog({ open, title, onClose, children, footer, wide, labelledB
       )}
     </dialog>
   );
+}
+
+/** Tab from the last control goes to the first, Shift+Tab from the first to the last (not to the browser's bar). */
+function trapTab(e, dialog) {
+  if (e.key !== 'Tab' || !dialog) return;
+  const focusable = [...dialog.querySelectorAll('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+    .filter((el) => !el.disabled && el.offsetParent !== null);
+  if (!focusable.length) return;
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+  else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
 }
 
 /** A form field with its label, hint and the API's error when the error names this field. */

@@ -199,6 +199,50 @@ try {
   await page.locator(`[data-testid=tree-node][data-name="${volName}-copy"]`).waitFor();
   log('full clone finished');
 
+  step = 'a fast clone of the snapshot appears in the tree, and is deleted after a confirmation';
+  await tree.getByRole('link', { name: snapName, exact: true }).click();
+  await heading(snapName).waitFor();
+  await page.getByRole('button', { name: 'Fast clone' }).click();
+  const fastClone = page.getByRole('dialog');
+  await fastClone.getByLabel('Name').fill(`${volName}-fc`);
+  await fastClone.getByRole('button', { name: 'Create linked clone' }).click();
+  await fastClone.waitFor({ state: 'hidden' });
+  await tree.locator(`[data-testid=tree-node][data-name="${volName}-fc"][data-kind=clone]`).waitFor();
+  await tree.getByRole('link', { name: `${volName}-fc`, exact: true }).click();
+  await heading(`${volName}-fc`).waitFor();
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  const confirm = page.getByTestId('confirm-dialog');
+  await confirm.getByRole('button', { name: 'Delete volume' }).waitFor();
+  for (let i = 0; i < 7; i++) {
+    await page.keyboard.press('Tab');
+    if (!(await page.evaluate(() => !!document.activeElement?.closest('dialog[open]')))) throw new Error('Tab left the open dialog');
+  }
+  await shot('desktop-confirm-delete', false);
+  await confirm.getByRole('button', { name: 'Delete volume' }).click();
+  await heading('Virtual volumes').waitFor();
+  await page.goto(volumeUrl);
+  await tree.locator(`[data-testid=tree-node][data-name="${snapName}"]`).waitFor();
+  await tree.locator(`[data-testid=tree-node][data-name="${volName}-fc"]`).waitFor({ state: 'detached', timeout: 30_000 });
+  log('fast clone made and deleted');
+
+  step = 'create a storage policy, then delete it after a confirmation';
+  const policy = `e2e-gold-${suffix}`;
+  await nav('Containers & policies');
+  await heading('Storage containers').waitFor();
+  await page.getByRole('button', { name: 'Create policy' }).click();
+  const policyDialog = page.getByTestId('create-profile');
+  await policyDialog.getByLabel('Name').fill(policy);
+  await policyDialog.getByLabel('IOPS limit').fill('5000');
+  await policyDialog.getByLabel('Snapshots kept').fill('8');
+  await policyDialog.getByRole('button', { name: 'Create policy' }).click();
+  const policyRow = page.locator(`[data-testid=profile-row][data-name="${policy}"]`);
+  await policyRow.waitFor();
+  await shot('desktop-policy-created');
+  await policyRow.getByRole('button', { name: `Delete policy ${policy}` }).click();
+  await page.getByTestId('confirm-dialog').getByRole('button', { name: 'Delete policy' }).click();
+  await policyRow.waitFor({ state: 'detached' });
+  log(`policy ${policy} created and deleted`);
+
   step = 'an admin adds a viewer';
   await nav('Users');
   await heading('Users').waitFor();
