@@ -30,7 +30,10 @@ export function Dialog({ open, title, onClose, children, footer, wide, labelledB
     if (open && !d.open) {
       opener.current = document.activeElement;
       d.showModal();
-      const first = d.querySelector('[autofocus], input:not([type=hidden]), select, textarea, button.primary, button');
+      // The field marked autofocus, else the first field, else the first button of the footer
+      // (Cancel, in a confirmation: the safe choice).
+      const first = ['[autofocus]', 'input:not([type=hidden]), select, textarea', '.dialog-foot button', 'button']
+        .map((sel) => d.querySelector(sel)).find(Boolean);
       first?.focus();
     } else if (!open && d.open) {
       d.close();

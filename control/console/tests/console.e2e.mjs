@@ -213,6 +213,7 @@ try {
   await page.getByRole('button', { name: 'Delete', exact: true }).click();
   const confirm = page.getByTestId('confirm-dialog');
   await confirm.getByRole('button', { name: 'Delete volume' }).waitFor();
+  if ((await page.evaluate(() => document.activeElement?.textContent)) !== 'Cancel') throw new Error('a confirmation does not start on Cancel');
   for (let i = 0; i < 7; i++) {
     await page.keyboard.press('Tab');
     if (!(await page.evaluate(() => !!document.activeElement?.closest('dialog[open]')))) throw new Error('Tab left the open dialog');
