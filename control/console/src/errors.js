@@ -27,5 +27,10 @@ const FIELD_RULES = {
 
 export function errorMessage(e, field) {
   if (e?.code === 'invalid_request' && field && FIELD_RULES[field] && /does not match/.test(e.message || '')) return FIELD_RULES[field];
-  return e?.message;
+  return sentence(e?.message);
+}
+
+/** The API's sentence as a sentence: a capital first letter. */
+function sentence(m) {
+  return m ? m.charAt(0).toUpperCase() + m.slice(1) : m;
 }

@@ -18,6 +18,7 @@ test('a schema check is put in words; any other message is the API\'s own senten
   const e = { code: 'invalid_request', message: 'the request does not match the API document: Property "nqn" does not match schema (at #/nqn)' };
   assert.match(errorMessage(e, 'nqn'), /starts with .nqn\../);
   const taken = { code: 'name_taken', message: 'storage container pool already has a virtual volume named "x"', field: 'name' };
-  assert.equal(errorMessage(taken, 'name'), taken.message);
-  assert.equal(errorMessage({ code: 'invalid_request', message: 'does not match (at #/weird)' }, 'weird'), 'does not match (at #/weird)');
+  assert.equal(errorMessage(taken, 'name'), 'Storage container pool already has a virtual volume named "x"');
+  assert.equal(errorMessage({ code: 'invalid_request', message: 'does not match (at #/weird)' }, 'weird'), 'Does not match (at #/weird)');
+  assert.equal(errorMessage(undefined), undefined);
 });
