@@ -273,3 +273,29 @@ export function Tray() {
     </div>
   );
 }
+
+// ---- tables that stack on phones ------------------------------------------------------------
+
+/**
+ * On a phone, a `table.stack` shows each row as a card and each cell with its column's name before it
+ * (CSS `attr(data-label)`). The labels are copied from the header here, for every such table the
+ * page shows, whenever the page changes.
+ */
+export function labelStackedTables(root) {
+  let queued = false;
+  const label = () => {
+    queued = false;
+    for (const table of root.querySelectorAll('table.stack')) {
+      const heads = [...(table.tHead?.rows[0]?.cells || [])].map((th) => (th.querySelector('.sr-only') ? '' : th.textContent.trim()));
+      for (const row of table.tBodies[0]?.rows || []) {
+        [...row.cells].forEach((cell, i) => {
+          const text = heads[i] || '';
+          if (cell.dataset.label !== text) cell.dataset.label = text;
+        });
+      }
+    }
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(label); } })
+    .observe(root, { childList: true, subtree: true });
+}
+

@@ -4,7 +4,7 @@ import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import { api, currentSession, onSessionChange, can } from './api.js';
 import { navigate, useLocation, match } from './router.js';
-import { Link, Tray, Field, FormError, useSubmit, usePoll } from './components.jsx';
+import { Link, Tray, Field, FormError, useSubmit, usePoll, labelStackedTables } from './components.jsx';
 import { Dashboard } from './pages/dashboard.jsx';
 import { Volumes, VolumeDetail } from './pages/volumes.jsx';
 import { Containers } from './pages/containers.jsx';
@@ -140,4 +140,5 @@ function NotFound() {
   );
 }
 
+labelStackedTables(document.getElementById('app'));
 render(<App />, document.getElementById('app'));

@@ -356,7 +356,8 @@ async function pages(prefix) {
     step = `${prefix} ${name}`;
     await page.goto(base + path);
     await heading(title).waitFor();
-    await page.locator(ready).first().waitFor();
+    // Attached, not visible: an empty list is a table without rows (and a message).
+    await page.locator(ready).first().waitFor({ state: 'attached' });
     if (name === 'dashboard' && expectIops) await page.getByTestId('chart-iops').locator('canvas').waitFor();
     await shot(`${prefix}-${name}`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -77,14 +77,14 @@ function Events() {
       </div>
       <LoadError error={error} />
       <div class="table-wrap">
-        <table class="table" aria-label="Events" data-testid="event-table">
-          <thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Event</th></tr></thead>
+        <table class="table stack" aria-label="Events" data-testid="event-table">
+          <thead><tr><th scope="col">Event</th><th scope="col">Severity</th><th scope="col">Time</th></tr></thead>
           <tbody>
             {shown.map((e) => (
               <tr key={e.id}>
-                <td class="nowrap">{dateTime(e.time)}</td>
+                <th scope="row">{e.message}<div class="muted small mono">{e.type}{e.objectId ? ` · ${shortId(e.objectId)}` : ''}</div></th>
                 <td><StateBadge state={e.severity} /></td>
-                <td>{e.message}<div class="muted small mono">{e.type}{e.objectId ? ` · ${shortId(e.objectId)}` : ''}</div></td>
+                <td class="nowrap">{dateTime(e.time)}</td>
               </tr>
             ))}
           </tbody>
@@ -109,14 +109,14 @@ function Alarms({ session }) {
       </div>
       <LoadError error={alarms.error} onRetry={alarms.reload} />
       <div class="table-wrap">
-        <table class="table" aria-label="Alarms" data-testid="alarm-table">
-          <thead><tr><th scope="col">Raised</th><th scope="col">Severity</th><th scope="col">Alarm</th><th scope="col">State</th>{change && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
+        <table class="table stack" aria-label="Alarms" data-testid="alarm-table">
+          <thead><tr><th scope="col">Alarm</th><th scope="col">Severity</th><th scope="col">Raised</th><th scope="col">State</th>{change && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {(alarms.data || []).map((a) => (
               <tr key={a.id} class={a.active && !a.acknowledged ? 'attention' : ''}>
-                <td class="nowrap">{dateTime(a.raisedAt)}</td>
+                <th scope="row">{a.message}<div class="muted small">{a.type.replace(/_/g, ' ')}{a.objectId ? ` · ${shortId(a.objectId)}` : ''}</div></th>
                 <td><StateBadge state={a.severity} /></td>
-                <td>{a.message}<div class="muted small">{a.type.replace(/_/g, ' ')}{a.objectId ? ` · ${shortId(a.objectId)}` : ''}</div></td>
+                <td class="nowrap">{dateTime(a.raisedAt)}</td>
                 <td>{a.active ? <Badge tone="bad">active</Badge> : <Badge>cleared {a.clearedAt ? dateTime(a.clearedAt) : ''}</Badge>} {a.acknowledged && <Badge tone="neutral">acknowledged</Badge>}</td>
                 {change && <td class="actions">{!a.acknowledged && <button type="button" class="small" onClick={() => ack(a)}>Acknowledge</button>}</td>}
               </tr>
@@ -144,14 +144,14 @@ function Audit() {
     <div class="card flush">
       <LoadError error={audit.error} onRetry={audit.reload} />
       <div class="table-wrap">
-        <table class="table" aria-label="Audit log" data-testid="audit-table">
-          <thead><tr><th scope="col">Time</th><th scope="col">User</th><th scope="col">Operation</th><th scope="col">Outcome</th></tr></thead>
+        <table class="table stack" aria-label="Audit log" data-testid="audit-table">
+          <thead><tr><th scope="col">Operation</th><th scope="col">User</th><th scope="col">Time</th><th scope="col">Outcome</th></tr></thead>
           <tbody>
             {(audit.data || []).map((a, i) => (
               <tr key={`${a.time}-${i}`}>
-                <td class="nowrap">{dateTime(a.time)}</td>
+                <th scope="row"><span class="mono">{a.operation}</span>{a.target && <div class="muted small break">{target(a.target)}</div>}{a.detail && <div class="muted small">{a.detail}</div>}</th>
                 <td>{a.user}</td>
-                <td><span class="mono">{a.operation}</span>{a.target && <div class="muted small break">{target(a.target)}</div>}{a.detail && <div class="muted small">{a.detail}</div>}</td>
+                <td class="nowrap">{dateTime(a.time)}</td>
                 <td>{a.outcome === 'ok' ? <Badge tone="good">ok</Badge> : <Badge tone="bad">{a.outcome}</Badge>}</td>
               </tr>
             ))}

@@ -46,7 +46,7 @@ export function Containers({ session }) {
       <LoadError error={profiles.error} onRetry={profiles.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Capability profiles" data-testid="profile-table">
+          <table class="table stack" aria-label="Capability profiles" data-testid="profile-table">
             <thead><tr><th scope="col">Name</th><th scope="col">Provisioning</th><th scope="col" class="num">Block</th><th scope="col">QoS</th><th scope="col" class="num hide-sm">Snapshots kept</th><th scope="col" class="num">Volumes</th><th scope="col" class="hide-sm">Created</th>{change && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
             <tbody>
               {(profiles.data || []).map((p) => (

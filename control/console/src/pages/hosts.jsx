@@ -18,7 +18,7 @@ export function Hosts({ session }) {
       <LoadError error={hosts.error} onRetry={hosts.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Hosts" data-testid="host-table">
+          <table class="table stack" aria-label="Hosts" data-testid="host-table">
             <thead><tr><th scope="col">Name</th><th scope="col">Connection</th><th scope="col">Bound volumes</th>{change && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
             <tbody>
               {(hosts.data || []).map((h) => (

@@ -18,7 +18,7 @@ export function Endpoints() {
       <LoadError error={eps.error} onRetry={eps.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Protocol endpoints" data-testid="pe-table">
+          <table class="table stack" aria-label="Protocol endpoints" data-testid="pe-table">
             <thead><tr><th scope="col">Endpoint</th><th scope="col">ANA state</th><th scope="col">Listens on</th><th scope="col" class="num">Bound</th><th scope="col" class="hide-sm">Container</th></tr></thead>
             <tbody>
               {(eps.data || []).map((e) => (
@@ -49,7 +49,7 @@ export function Devices() {
       <LoadError error={devices.error} onRetry={devices.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Devices" data-testid="device-table">
+          <table class="table stack" aria-label="Devices" data-testid="device-table">
             <thead><tr><th scope="col">Device</th><th scope="col">Health</th><th scope="col">Container</th><th scope="col">Role</th><th scope="col" class="num">Size</th></tr></thead>
             <tbody>
               {(devices.data || []).map((d) => (

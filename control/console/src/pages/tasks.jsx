@@ -12,7 +12,7 @@ export function Tasks() {
       <LoadError error={tasks.error} onRetry={tasks.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Tasks" data-testid="task-table">
+          <table class="table stack" aria-label="Tasks" data-testid="task-table">
             <thead><tr><th scope="col">Operation</th><th scope="col">State</th><th scope="col" class="progress-col">Progress</th><th scope="col" class="hide-sm">Started</th><th scope="col" class="hide-sm">Finished</th></tr></thead>
             <tbody>
               {(tasks.data || []).map((t) => (

@@ -18,7 +18,7 @@ export function Users({ session }) {
       <LoadError error={users.error} onRetry={users.reload} />
       <div class="card flush">
         <div class="table-wrap">
-          <table class="table" aria-label="Users">
+          <table class="table stack" aria-label="Users">
             <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col" class="hide-sm">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {(users.data || []).map((u) => (

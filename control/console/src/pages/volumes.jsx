@@ -255,7 +255,7 @@ export function VolumeDetail({ id, session }) {
         </div>
         {v.bindings.length === 0 ? <Empty>Not bound to any host{v.exported ? ' (the configuration file exports it to every host)' : ''}.</Empty> : (
           <div class="table-wrap">
-            <table class="table" data-testid="bindings">
+            <table class="table stack" data-testid="bindings">
               <thead><tr><th scope="col">Host</th><th scope="col">Protocol endpoint</th><th scope="col" class="hide-sm">Subsystem</th><th scope="col" class="num">NSID</th><th scope="col" class="num hide-sm">ANA group</th>{change && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
               <tbody>
                 {v.bindings.map((b) => (
