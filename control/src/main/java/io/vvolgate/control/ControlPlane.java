@@ -61,6 +61,7 @@ final class ControlPlane implements AutoCloseable {
         config.subsystems().forEach(s -> configuredHosts.addAll(s.hosts()));
         VasaService service = state.service(gateway, policies, configuredHosts);
         String generated = state.ensureAdmin(System.getenv("VVOLGATE_ADMIN_PASSWORD"));
+        service.applyAllQos();
         ApplianceConfig.Api a = config.api();
         PemKeyCertOptions tls = null;
         if (!a.loopback()) {

@@ -417,6 +417,31 @@ class ControlApiTest {
     }
 
     @Test
+    void theProfilesIopsLimitHoldsInTheDataPath() throws Exception {
+        start();
+        String admin = login("admin", adminPassword);
+        String limited = op("createCapabilityProfile", admin, new JsonObject().put("name", "bronze").put("iopsLimit", 200)).json().getString("id");
+        String id = op("createVirtualVolume", admin, new JsonObject().put("container", "pool").put("name", "slow").put("sizeBytes", 8L << 20)
+                .put("profileId", limited)).json().getString("id");
+        op("registerHost", admin, new JsonObject().put("name", "esx-01").put("nqn", HOST_NQN));
+        int nsid = op("bindVirtualVolume", admin, new JsonObject().put("hostId", "esx-01"), id).json().getInteger("nsid");
+        try (NvmeTcpHost esx = NvmeTcpHost.connect("127.0.0.1", ioPort(), "nqn.2026-11.io.vvolgate:pool", HOST_NQN, 1, 32, false)) {
+            long start = System.nanoTime();
+            for (int i = 0; i < 300; i++) {
+                assertTrue(esx.write(0, nsid, i * 8L, new byte[4096], 512).ok());
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            // 200 IOPS with a 100 ms burst (20 commands): 300 commands need at least 1.4 s, however fast the machine.
+            assertTrue(seconds >= 1.35, "300 writes at a 200 IOPS limit took only " + seconds + " s");
+        }
+        String text = send("GET", "/metrics", null, null, null).body();
+        assertTrue(Pattern.compile("vvolgate_volume_qos_throttled_total\\{container=\"pool\",volume=\"" + id + "\"} [1-9]").matcher(text).find(),
+                "the metrics show commands held back: " + text);
+        assertTrue(text.contains("vvolgate_volume_qos_iops_limit{container=\"pool\",volume=\"" + id + "\"} 200"), text);
+        assertTrue(op("queryComplianceResult", admin, null, id).json().getBoolean("compliant"));
+    }
+
+    @Test
     void metricsAreServedInThePrometheusFormat() throws Exception {
         start();
         String admin = login("admin", adminPassword);
@@ -436,6 +461,7 @@ class ControlApiTest {
         assertTrue(Pattern.compile("vvolgate_volume_write_commands_total\\{container=\"pool\",volume=\"" + id + "\"} 10").matcher(text).find(), text);
         assertTrue(text.contains("vvolgate_api_request_duration_seconds_bucket{"), "control-plane latencies");
         assertTrue(text.contains("vvolgate_host_controllers{host=\"esx-01\""), text);
+        assertTrue(text.contains("vvolgate_volume_latency_seconds_bucket{container=\"pool\",direction=\"write\",volume=\"" + id + "\""), text);
         Path promtool = Path.of("/usr/bin/promtool");
         if (Files.isExecutable(promtool)) {
             Process p = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();

@@ -82,12 +82,21 @@ public final class Gateway implements AutoCloseable {
 
     private record Export(Subsystem subsystem, int nsid) {
     }
+    /** Where throttled commands of every volume wait for their turn (QoS). */
+    private final java.util.concurrent.ScheduledExecutorService qosScheduler;
+    /** The metered (and QoS-limited) device in front of each exported volume, by volume UUID. */
+    private final Map<UUID, io.vvolgate.gateway.device.MeteredDevice> metered;
+    /** QoS limits set for volumes, applied when they are exported: {IOPS, bytes per second}, 0 = none. */
+    private final Map<UUID, long[]> qosLimits = new java.util.concurrent.ConcurrentHashMap<>();
     /** The namespace each bindable volume is exported as in its container's protocol endpoint, by volume UUID. */
     private final Map<UUID, Export> bindExports = new java.util.concurrent.ConcurrentHashMap<>();
     private boolean closed;
 
     private Gateway(Target target, TcpTransport tcp, List<BlockDevice> devices, List<OpenContainer> containers,
-                    List<BoundListener> listeners) {
+                    List<BoundListener> listeners, java.util.concurrent.ScheduledExecutorService qosScheduler,
+                    Map<UUID, io.vvolgate.gateway.device.MeteredDevice> metered) {
+        this.qosScheduler = qosScheduler;
+        this.metered = metered;
         this.target = target;
         this.tcp = tcp;
         this.devices = devices;
@@ -102,6 +111,12 @@ public final class Gateway implements AutoCloseable {
         Map<String, List<Export>> exported = new HashMap<>();
         Target target = new Target(spec.ioThreads());
         TcpTransport tcp = null;
+        java.util.concurrent.ScheduledExecutorService qos = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "vvolgate-qos");
+            t.setDaemon(true);
+            return t;
+        });
+        Map<UUID, io.vvolgate.gateway.device.MeteredDevice> meteredDevices = new java.util.concurrent.ConcurrentHashMap<>();
         try {
             Map<String, Container> byName = new HashMap<>();
             for (GatewaySpec.ContainerSpec c : spec.containers()) {
@@ -116,7 +131,7 @@ public final class Gateway implements AutoCloseable {
                         Container container = byName.get(v.container());
                         VirtualVolume volume = findOrCreateVolume(container, v, n, s.nqn());
                         // The volume's identity, not the spec's: it follows the volume wherever it is exported.
-                        target.addNamespace(subsystem, n.nsid(), container.device(volume.id()), n.blockSize(),
+                        target.addNamespace(subsystem, n.nsid(), meter(meteredDevices, qos, container, volume, null), n.blockSize(),
                                 volume.nguid(), volume.uuid(), n.anaGroup());
                         exported.computeIfAbsent(v.container() + "/" + v.volume(), k -> new ArrayList<>())
                                 .add(new Export(subsystem, n.nsid()));
@@ -138,8 +153,8 @@ public final class Gateway implements AutoCloseable {
                 }
                 Subsystem pe = target.subsystem(open.spec().peNqn());
                 int nsid = pe.namespace(b.nsid()) == null ? b.nsid() : 0; // taken by the config: a new NSID
-                var ns = target.addHiddenNamespace(pe, nsid, open.container().device(volume.id()), volume.blockSize(),
-                        volume.nguid(), volume.uuid(), open.spec().peAnaGroup());
+                var ns = target.addHiddenNamespace(pe, nsid, meter(meteredDevices, qos, open.container(), volume, null),
+                        volume.blockSize(), volume.nguid(), volume.uuid(), open.spec().peAnaGroup());
                 for (String host : b.hosts()) {
                     target.grant(pe, ns.nsid(), host);
                 }
@@ -158,20 +173,40 @@ public final class Gateway implements AutoCloseable {
                 target.addPort(port);
                 bound.add(new BoundListener(port.address(), Integer.parseInt(port.service()), port.discovery()));
             }
-            Gateway gateway = new Gateway(target, tcp, devices, containers, bound);
+            Gateway gateway = new Gateway(target, tcp, devices, containers, bound, qos, meteredDevices);
             gateway.exports.putAll(exported);
             gateway.bindExports.putAll(restored);
             return gateway;
         } catch (GatewayException e) {
             abandon(target, tcp, devices, containers);
+            qos.shutdownNow();
             throw e;
         } catch (IllegalArgumentException | VolumeException e) {
             abandon(target, tcp, devices, containers);
+            qos.shutdownNow();
             throw new GatewayException(e.getMessage(), e);
         } catch (RuntimeException | Error e) {
             abandon(target, tcp, devices, containers);
+            qos.shutdownNow();
             throw e;
         }
+    }
+
+    /**
+     * The device a namespace exports a volume through: the volume's device behind a {@link
+     * io.vvolgate.gateway.device.MeteredDevice} (its counters, latency histograms and QoS limits), one per
+     * volume whatever the number of namespaces.
+     */
+    private static io.vvolgate.gateway.device.MeteredDevice meter(Map<UUID, io.vvolgate.gateway.device.MeteredDevice> metered,
+                                                                  java.util.concurrent.ScheduledExecutorService scheduler,
+                                                                  Container container, VirtualVolume volume, long[] limits) {
+        return metered.computeIfAbsent(volume.uuid(), id -> {
+            var m = new io.vvolgate.gateway.device.MeteredDevice(container.device(volume.id()), scheduler);
+            if (limits != null) {
+                m.setLimits(limits[0], limits[1]);
+            }
+            return m;
+        });
     }
 
     /**
@@ -594,6 +629,8 @@ public final class Gateway implements AutoCloseable {
             target.removeNamespace(bound.subsystem(), bound.nsid());
             bindExports.remove(id);
         }
+        metered.remove(id);
+        qosLimits.remove(id);
         mapped(() -> {
             c.container().deleteVolume(v.id());
             return null;
@@ -809,8 +846,8 @@ public final class Gateway implements AutoCloseable {
         }
         Export bound = bindExports.get(id);
         if (bound == null) {
-            var ns = target.addHiddenNamespace(pe, 0, c.container().device(v.id()), v.blockSize(), v.nguid(), v.uuid(),
-                    c.spec().peAnaGroup());
+            var ns = target.addHiddenNamespace(pe, 0, meter(metered, qosScheduler, c.container(), v, qosLimits.get(id)),
+                    v.blockSize(), v.nguid(), v.uuid(), c.spec().peAnaGroup());
             bound = new Export(pe, ns.nsid());
             bindExports.put(id, bound);
         }
@@ -900,6 +937,50 @@ public final class Gateway implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Limits a volume's commands per second and bytes per second (0: no limit), enforced in the data path
+     * from now on (commands over the limit wait their turn; none is refused) and whenever it is exported.
+     */
+    public void setQos(String containerName, UUID id, long iops, long bytesPerSecond) {
+        if (iops < 0 || bytesPerSecond < 0) {
+            throw new AdminException(AdminException.Kind.INVALID, "QoS limits cannot be negative");
+        }
+        synchronized (this) {
+            find(open(containerName), id);
+        }
+        qosLimits.put(id, new long[] {iops, bytesPerSecond});
+        var m = metered.get(id);
+        if (m != null) {
+            m.setLimits(iops, bytesPerSecond);
+        }
+    }
+
+    /** The data-path figures of each exported volume (cumulative), with its container and protocol endpoint group. */
+    public record VolumeStats(String container, UUID volume, int anaGroup, io.vvolgate.gateway.device.MeteredDevice.Stats stats) {
+    }
+
+    public List<VolumeStats> volumeStats() {
+        List<VolumeStats> out = new ArrayList<>();
+        for (OpenContainer c : containers) {
+            for (VirtualVolume v : c.container().volumes()) {
+                var m = metered.get(v.uuid());
+                if (m == null) {
+                    continue;
+                }
+                Export b = bindExports.get(v.uuid());
+                int group = b != null ? c.spec().peAnaGroup() : 0;
+                for (Export e : exports.getOrDefault(c.status().name() + "/" + v.name(), List.of())) {
+                    var ns = e.subsystem().namespace(e.nsid());
+                    if (ns != null && c.spec().peNqn() != null && e.subsystem().nqn().equals(c.spec().peNqn())) {
+                        group = ns.anaGroup().id();
+                    }
+                }
+                out.add(new VolumeStats(c.status().name(), v.uuid(), group, m.snapshot()));
+            }
+        }
+        return out;
+    }
+
     /** A host's controller: who is connected where. */
     public record Connection(String hostNqn, String subsystemNqn, int cntlid) {
     }
@@ -949,6 +1030,7 @@ public final class Gateway implements AutoCloseable {
         tcp.closeConnections();
         target.close();
         tcp.close();
+        qosScheduler.shutdownNow();
         closeContainers(containers); // commits the metadata log before the devices under it close
         for (BlockDevice d : devices) {
             d.close(); // syncs what the page cache still holds

@@ -123,6 +123,30 @@ public final class Metrics implements MultiCollector {
         }
         put("vvolgate_controllers", "NVMe controllers hosts have now (discovery included)", false, gateway.controllerCount());
         List<MetricSnapshot> out = new ArrayList<>();
+        io.prometheus.metrics.model.snapshots.HistogramSnapshot.Builder latency = io.prometheus.metrics.model.snapshots.HistogramSnapshot
+                .builder().name("vvolgate_volume_latency_seconds")
+                .help("Time from a command reaching a volume to its completion (QoS waits included), by direction");
+        for (Gateway.VolumeStats v : gateway.volumeStats()) {
+            var st = v.stats();
+            String[] l = {"container", v.container(), "volume", v.volume().toString()};
+            put("vvolgate_volume_queue_depth", "Commands outstanding on a volume (QoS-queued included)", false, st.inFlight(), l);
+            put("vvolgate_volume_qos_queued", "Commands waiting for their QoS turn", false, st.queued(), l);
+            put("vvolgate_volume_qos_throttled", "Commands that had to wait for a QoS limit", true, st.throttled(), l);
+            put("vvolgate_volume_qos_iops_limit", "IOPS limit of a volume (0: none)", false, st.iopsLimit(), l);
+            put("vvolgate_volume_qos_bytes_per_second_limit", "Throughput limit of a volume in bytes per second (0: none)", false,
+                    st.bytesPerSecondLimit(), l);
+            String[][] dirs = {{"read"}, {"write"}, {"other"}};
+            io.vvolgate.gateway.device.LatencyHistogram.Snapshot[] hs = new io.vvolgate.gateway.device.LatencyHistogram.Snapshot[] {st.readLatency(), st.writeLatency(), st.otherLatency()};
+            for (int i = 0; i < 3; i++) {
+                var h = hs[i];
+                latency.dataPoint(io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                        .classicHistogramBuckets(io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets.of(h.upperBoundsSeconds(),
+                                h.bucketCounts()))
+                        .sum(h.sumSeconds()).labels(Labels.of("container", v.container(), "volume", v.volume().toString(),
+                                "direction", dirs[i][0])).build());
+            }
+        }
+        out.add(latency.build());
         for (Map.Entry<String, Family> e : families.entrySet()) {
             Family f = e.getValue();
             if (f.counter) {

@@ -467,6 +467,7 @@ public final class VasaService implements AutoCloseable {
         }
         VolumeInfo v = call(() -> gateway.createVolume(c.name(), req.getString("name"), type, size, lba, provisioning.equals("thick"), metadata));
         remember(v, profile == null ? null : profile.getString("id"));
+        applyQos(c.name(), v.uuid(), profile);
         return vvolJson(v);
     }
 
@@ -488,6 +489,32 @@ public final class VasaService implements AutoCloseable {
         if (wanted > capacity) {
             throw new ApiError(409, "reservation_exceeded", "storage container " + container + " can set aside " + capacity
                     + " IOPS in all; with this volume the reservations would add up to " + wanted, "profileId");
+        }
+    }
+
+    /** Puts a volume's profile's QoS limits into the data path (none without a profile). */
+    private void applyQos(String container, UUID id, JsonObject profile) {
+        long iops = profile == null ? 0 : profile.getLong("iopsLimit", 0L);
+        long bps = profile == null ? 0 : profile.getLong("throughputLimitMBps", 0L) * 1_000_000L;
+        call(() -> {
+            gateway.setQos(container, id, iops, bps);
+            return null;
+        });
+    }
+
+    /** At start: every volume's QoS limits from its profile. */
+    public synchronized void applyAllQos() {
+        JsonObject vvols = state.getJsonObject("vvols");
+        for (String id : vvols.fieldNames()) {
+            JsonObject v = vvols.getJsonObject(id);
+            JsonObject profile = profileOrNull(v.getString("profileId"));
+            if (profile != null) {
+                try {
+                    applyQos(v.getString("container"), UUID.fromString(id), profile);
+                } catch (ApiError gone) {
+                    // the volume went while the appliance was down (e.g. a container restored from a backup)
+                }
+            }
         }
     }
 
@@ -602,6 +629,7 @@ public final class VasaService implements AutoCloseable {
         VolumeInfo source = cloneSource(vvolId, req);
         VolumeInfo clone = call(() -> gateway.cloneVolume(source.container(), source.uuid(), req.getString("name"), false));
         remember(clone, profileFor(vvolId, req));
+        applyQos(clone.container(), clone.uuid(), profileOrNull(profileFor(vvolId, req)));
         return vvolJson(clone);
     }
 
@@ -609,6 +637,7 @@ public final class VasaService implements AutoCloseable {
         VolumeInfo source = cloneSource(vvolId, req);
         VolumeInfo clone = call(() -> gateway.cloneVolume(source.container(), source.uuid(), req.getString("name"), true));
         remember(clone, profileFor(vvolId, req));
+        applyQos(clone.container(), clone.uuid(), profileOrNull(profileFor(vvolId, req)));
         String container = clone.container();
         UUID id = clone.uuid();
         CompletableFuture<JsonObject> done = gateway.copyDone(container, id)
@@ -771,6 +800,7 @@ public final class VasaService implements AutoCloseable {
         }
         meta.put("profileId", profileId);
         save();
+        applyQos(v.container(), v.uuid(), profile);
         if (profile != null) {
             enforceRetention(v, profile);
         }
@@ -802,6 +832,14 @@ public final class VasaService implements AutoCloseable {
         }
         if (profile.getInteger("lbaSize") != v.blockSize()) {
             out.add("the profile asks for " + profile.getInteger("lbaSize") + "-byte LBAs; the volume has " + v.blockSize());
+        }
+        long iops = profile.getLong("iopsLimit", 0L);
+        long bps = profile.getLong("throughputLimitMBps", 0L) * 1_000_000L;
+        for (Gateway.VolumeStats st : gateway.volumeStats()) {
+            if (st.volume().equals(v.uuid()) && (st.stats().iopsLimit() != iops || st.stats().bytesPerSecondLimit() != bps)) {
+                out.add("the profile limits it to " + (iops == 0 ? "any" : iops) + " IOPS and " + (bps == 0 ? "any" : bps)
+                        + " bytes/s; the data path enforces " + st.stats().iopsLimit() + " and " + st.stats().bytesPerSecondLimit());
+            }
         }
         Integer keep = profile.getInteger("snapshotRetention");
         if (keep != null) {
@@ -969,6 +1007,7 @@ public final class VasaService implements AutoCloseable {
             }
         }
         for (DeviceInfo d : gateway.devices()) {
+            trackResync(d);
             String key = "device/" + d.path();
             if (d.state().equals("failed") || d.state().equals("stale") || d.state().equals("missing")) {
                 monitor.raise(key, "error", "device_failure", d.path().toString(), "device " + d.path() + " of container "
@@ -1009,6 +1048,30 @@ public final class VasaService implements AutoCloseable {
         sample();
     }
 
+    /** Resyncs in progress, by device path: the future their task follows, completed when the leg is in sync. */
+    private final Map<String, CompletableFuture<JsonObject>> resyncs = new HashMap<>();
+
+    /** A mirror leg that resyncs gets a task (started by the gateway, so found here) whose progress is the copy's. */
+    private void trackResync(DeviceInfo d) {
+        String key = d.path().toString();
+        CompletableFuture<JsonObject> running = resyncs.get(key);
+        if (d.state().equals("resyncing") && running == null) {
+            CompletableFuture<JsonObject> done = new CompletableFuture<>();
+            resyncs.put(key, done);
+            tasks.start("resyncMirrorLeg", key, () -> gateway.devices().stream().filter(x -> x.path().toString().equals(key))
+                    .map(x -> x.resyncProgress() == null ? 1.0 : x.resyncProgress()).findFirst().orElse(0.0), done);
+            monitor.event("warning", "resync_started", key, "mirror leg " + key + " of container " + d.container() + " is being resynced");
+        } else if (!d.state().equals("resyncing") && running != null) {
+            resyncs.remove(key);
+            if (d.state().equals("in_sync")) {
+                running.complete(new JsonObject().put("device", key));
+                monitor.event("info", "resync_done", key, "mirror leg " + key + " is in sync again");
+            } else {
+                running.completeExceptionally(new ApiError(500, "resync_failed", "the resync of " + key + " stopped: the leg is " + d.state()));
+            }
+        }
+    }
+
     /** Takes a performance sample: rates over the time since the last one, per container and per protocol endpoint. */
     private void sample() {
         long now = System.nanoTime();
@@ -1040,12 +1103,29 @@ public final class VasaService implements AutoCloseable {
                     add(byKey.get("pe/" + peId(pe)), d);
                 }
             }
+            Map<String, long[]> latency = new HashMap<>();
+            Map<UUID, long[]> latencyNow = new HashMap<>();
+            for (Gateway.VolumeStats st : gateway.volumeStats()) {
+                long count = st.stats().readLatency().count() + st.stats().writeLatency().count();
+                long sum = st.stats().readLatency().sumNanos() + st.stats().writeLatency().sumNanos();
+                latencyNow.put(st.volume(), new long[] {count, sum});
+                long[] before = lastLatency.getOrDefault(st.volume(), new long[2]);
+                long[] d = {count - before[0], sum - before[1]};
+                Gateway.ContainerStatus container = containerByName(st.container());
+                latency.merge("container/" + container.id(), d, (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
+                ProtocolEndpointInfo pe = peOf(st.container());
+                if (pe != null && st.anaGroup() == pe.anaGroup()) {
+                    latency.merge("pe/" + peId(pe), d, (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
+                }
+            }
+            lastLatency = latencyNow;
             String time = Instant.now().toString();
             for (Map.Entry<String, double[]> e : byKey.entrySet()) {
                 double[] d = e.getValue();
                 ArrayDeque<JsonObject> series = samples.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>());
                 series.addLast(new JsonObject().put("time", time).put("readIops", d[0] / seconds).put("writeIops", d[1] / seconds)
-                        .put("readBytesPerSecond", d[2] / seconds).put("writeBytesPerSecond", d[3] / seconds).put("latencyMicros", 0.0));
+                        .put("readBytesPerSecond", d[2] / seconds).put("writeBytesPerSecond", d[3] / seconds)
+                        .put("latencyMicros", meanMicros(latency.get(e.getKey()))));
                 if (series.size() > SAMPLES) {
                     series.removeFirst();
                 }
@@ -1057,6 +1137,11 @@ public final class VasaService implements AutoCloseable {
     }
 
     private final Map<String, String[]> samplesNames = new LinkedHashMap<>();
+    private Map<UUID, long[]> lastLatency = new HashMap<>();
+
+    private static double meanMicros(long[] countAndSum) {
+        return countAndSum == null || countAndSum[0] <= 0 ? 0.0 : countAndSum[1] / 1e3 / countAndSum[0];
+    }
 
     private static void add(double[] into, double[] d) {
         if (into == null) {
