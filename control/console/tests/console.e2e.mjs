@@ -226,23 +226,52 @@ try {
   await tree.locator(`[data-testid=tree-node][data-name="${volName}-fc"]`).waitFor({ state: 'detached', timeout: 30_000 });
   log('fast clone made and deleted');
 
-  step = 'create a storage policy, then delete it after a confirmation';
-  const policy = `e2e-gold-${suffix}`;
+  step = 'create a storage policy';
+  const policy = `e2e-4k-${suffix}`;
   await nav('Containers & policies');
   await heading('Storage containers').waitFor();
   await page.getByRole('button', { name: 'Create policy' }).click();
   const policyDialog = page.getByTestId('create-profile');
   await policyDialog.getByLabel('Name').fill(policy);
+  await policyDialog.getByLabel('Block size').selectOption('4096');
   await policyDialog.getByLabel('IOPS limit').fill('5000');
   await policyDialog.getByLabel('Snapshots kept').fill('8');
   await policyDialog.getByRole('button', { name: 'Create policy' }).click();
   const policyRow = page.locator(`[data-testid=profile-row][data-name="${policy}"]`);
   await policyRow.waitFor();
   await shot('desktop-policy-created');
+
+  step = 'a policy the volume cannot meet: not compliant, and an alarm to acknowledge';
+  await page.goto(volumeUrl);
+  await heading(volName).waitFor();
+  await page.getByRole('button', { name: 'Change policy' }).click();
+  const policyChange = page.getByRole('dialog');
+  await policyChange.getByLabel('Storage policy').selectOption({ label: policy });
+  await policyChange.getByRole('button', { name: 'Apply policy' }).click();
+  await policyChange.waitFor({ state: 'hidden' });
+  await page.locator('.badge', { hasText: 'not compliant' }).waitFor();
+  await page.locator('.problems li').first().waitFor();
+  await shot('desktop-volume-not-compliant');
+  await page.goto(base + '/activity?tab=alarms');
+  const alarmRow = page.getByTestId('alarm-table').locator('tbody tr', { hasText: volName });
+  await alarmRow.waitFor({ timeout: 30_000 });
+  await alarmRow.getByRole('button', { name: 'Acknowledge' }).click();
+  await alarmRow.getByText('acknowledged').waitFor();
+  await shot('desktop-alarms-acknowledged');
+  log('non-compliance alarm raised and acknowledged');
+
+  step = 'back to no policy; the policy is deleted after a confirmation';
+  await page.goto(volumeUrl);
+  await heading(volName).waitFor();
+  await page.getByRole('button', { name: 'Change policy' }).click();
+  await policyChange.getByLabel('Storage policy').selectOption({ label: 'None' });
+  await policyChange.getByRole('button', { name: 'Apply policy' }).click();
+  await policyChange.waitFor({ state: 'hidden' });
+  await nav('Containers & policies');
   await policyRow.getByRole('button', { name: `Delete policy ${policy}` }).click();
   await page.getByTestId('confirm-dialog').getByRole('button', { name: 'Delete policy' }).click();
   await policyRow.waitFor({ state: 'detached' });
-  log(`policy ${policy} created and deleted`);
+  log(`policy ${policy} created, applied, removed and deleted`);
 
   step = 'an admin adds a viewer';
   await nav('Users');

@@ -117,7 +117,7 @@ function Alarms({ session }) {
                 <th scope="row">{a.message}<div class="muted small">{a.type.replace(/_/g, ' ')}{a.objectId ? ` · ${shortId(a.objectId)}` : ''}</div></th>
                 <td><StateBadge state={a.severity} /></td>
                 <td class="nowrap">{dateTime(a.raisedAt)}</td>
-                <td>{a.active ? <Badge tone="bad">active</Badge> : <Badge>cleared {a.clearedAt ? dateTime(a.clearedAt) : ''}</Badge>} {a.acknowledged && <Badge tone="neutral">acknowledged</Badge>}</td>
+                <td><div class="badges">{a.active ? <Badge tone="bad">active</Badge> : <Badge>cleared {a.clearedAt ? dateTime(a.clearedAt) : ''}</Badge>}{a.acknowledged && <Badge tone="neutral">acknowledged</Badge>}</div></td>
                 {change && <td class="actions">{!a.acknowledged && <button type="button" class="small" onClick={() => ack(a)}>Acknowledge</button>}</td>}
               </tr>
             ))}

@@ -422,11 +422,19 @@ function RevertDialog({ open, onClose, volume, snapshots, onDone }) {
   );
 }
 
+// Drawn, not taken from a font: the fonts of a server-room browser need not have these symbols.
+const svg = (d) => (
+  <svg viewBox="0 0 16 16" width="14" height="14" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">{d}</svg>
+);
+const ICON_VOLUME = svg(<><ellipse cx="8" cy="4" rx="5.5" ry="2" /><path d="M2.5 4v8c0 1.1 2.5 2 5.5 2s5.5-.9 5.5-2V4" /></>);
+const ICON_SNAPSHOT = svg(<><path d="M2 5.5h2.5L6 3.5h4l1.5 2H14v7H2z" /><circle cx="8" cy="9" r="2.2" /></>);
+const ICON_CLONE = svg(<><circle cx="4.5" cy="3.5" r="1.6" /><circle cx="4.5" cy="12.5" r="1.6" /><circle cx="11.5" cy="5.5" r="1.6" /><path d="M4.5 5.1v5.8M11.5 7.1c0 2.4-3 2.6-6.2 4.2" /></>);
+
 /** The volume's family tree: it, its snapshots, the clones of those, from its oldest ancestor down. */
 function FamilyTree({ volume, all }) {
   const tree = familyTree(volume, all);
   if (tree.children.length === 0) return <Empty>No snapshots or clones yet.</Empty>;
-  const icon = { volume: '▤', snapshot: '◉', clone: '⑂' };
+  const icon = { volume: ICON_VOLUME, snapshot: ICON_SNAPSHOT, clone: ICON_CLONE };
   const render = (node) => {
     const v = node.volume;
     return (
