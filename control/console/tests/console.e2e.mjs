@@ -95,6 +95,12 @@ try {
     }, first, { timeout: IOPS_MS, polling: 500 });
     log(`dashboard IOPS ${first} then ${await maxIops(page)}`);
     await page.getByTestId('chart-iops').locator('canvas').waitFor();
+    await page.getByRole('button', { name: 'Protocol endpoints' }).click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=perf-protocol_endpoint]')]
+      .some((r) => Number(r.dataset.iops) > 0), null, { timeout: IOPS_MS, polling: 500 });
+    await shot('desktop-dashboard-endpoints');
+    await page.getByRole('button', { name: 'Containers' }).click();
+    await page.getByTestId('perf-container').first().waitFor();
   }
   await shot('desktop-dashboard');
 
