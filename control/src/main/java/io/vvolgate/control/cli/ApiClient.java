@@ -107,7 +107,7 @@ final class ApiClient implements AutoCloseable {
                     + " within " + REQUEST_TIMEOUT.toSeconds() + " seconds");
         } catch (SSLHandshakeException e) {
             throw CtlException.refused("tls_untrusted", "the appliance at " + base + " presented a certificate this"
-                    + " login does not trust (" + e.getMessage() + "); log in with --ca FILE (the appliance's"
+                    + " login does not trust; log in with --ca FILE (the appliance's"
                     + " state_dir/control/tls/cert.pem), or --insecure to skip the check");
         } catch (ConnectException e) {
             throw unreachable("connection refused");
