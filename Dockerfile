@@ -27,7 +27,7 @@ FROM eclipse-temurin:25-jre
 COPY --from=build /out/lib /opt/vvolgate/lib
 WORKDIR /var/lib/vvolgate
 VOLUME /var/lib/vvolgate
-EXPOSE 4420 8009
+EXPOSE 4420 8009 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "-cp", "/opt/vvolgate/lib/*", "io.vvolgate.control.Main"]
 CMD ["serve"]

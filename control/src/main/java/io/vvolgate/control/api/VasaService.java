@@ -1007,6 +1007,7 @@ public final class VasaService implements AutoCloseable {
             }
         }
         for (DeviceInfo d : gateway.devices()) {
+            trackResync(d);
             String key = "device/" + d.path();
             if (d.state().equals("failed") || d.state().equals("stale") || d.state().equals("missing")) {
                 monitor.raise(key, "error", "device_failure", d.path().toString(), "device " + d.path() + " of container "
@@ -1045,6 +1046,30 @@ public final class VasaService implements AutoCloseable {
             }
         }
         sample();
+    }
+
+    /** Resyncs in progress, by device path: the future their task follows, completed when the leg is in sync. */
+    private final Map<String, CompletableFuture<JsonObject>> resyncs = new HashMap<>();
+
+    /** A mirror leg that resyncs gets a task (started by the gateway, so found here) whose progress is the copy's. */
+    private void trackResync(DeviceInfo d) {
+        String key = d.path().toString();
+        CompletableFuture<JsonObject> running = resyncs.get(key);
+        if (d.state().equals("resyncing") && running == null) {
+            CompletableFuture<JsonObject> done = new CompletableFuture<>();
+            resyncs.put(key, done);
+            tasks.start("resyncMirrorLeg", key, () -> gateway.devices().stream().filter(x -> x.path().toString().equals(key))
+                    .map(x -> x.resyncProgress() == null ? 1.0 : x.resyncProgress()).findFirst().orElse(0.0), done);
+            monitor.event("warning", "resync_started", key, "mirror leg " + key + " of container " + d.container() + " is being resynced");
+        } else if (!d.state().equals("resyncing") && running != null) {
+            resyncs.remove(key);
+            if (d.state().equals("in_sync")) {
+                running.complete(new JsonObject().put("device", key));
+                monitor.event("info", "resync_done", key, "mirror leg " + key + " is in sync again");
+            } else {
+                running.completeExceptionally(new ApiError(500, "resync_failed", "the resync of " + key + " stopped: the leg is " + d.state()));
+            }
+        }
     }
 
     /** Takes a performance sample: rates over the time since the last one, per container and per protocol endpoint. */
