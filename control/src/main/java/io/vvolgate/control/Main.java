@@ -30,6 +30,8 @@ public final class Main {
                                                     check the storage container on IMAGE offline; exit 0
                                                     clean, 1 problems found, 2 usage (changes nothing
                                                     without --repair)
+                   vvolgate ctl COMMAND ...         operate a running appliance through its REST API (log in
+                                                    first: vvolgate ctl login; see vvolgate ctl help)
                    vvolgate help                    show this help
                    vvolgate --version               print the version
 
@@ -103,6 +105,8 @@ public final class Main {
         return switch (args[0]) {
             case "serve" -> serve(args);
             case "fsck" -> fsck(args);
+            case "ctl" -> io.vvolgate.control.cli.Ctl.run(java.util.Arrays.copyOfRange(args, 1, args.length), out, err,
+                    System.getenv(), System.in, System.console());
             case "help", "--help", "-h" -> {
                 out.println(USAGE);
                 yield EXIT_OK;

@@ -52,9 +52,12 @@ public final class SelfSignedCertificate {
             X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(name, new BigInteger(64, new SecureRandom()),
                     Date.from(now.minus(1, ChronoUnit.DAYS)), Date.from(now.plus(3650, ChronoUnit.DAYS)), name, pair.getPublic());
             b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
-            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName(GeneralName.iPAddress, address)));
+            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names(address)));
             ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate());
-            Files.writeString(key, pem(pair.getPrivate()), StandardCharsets.US_ASCII);
+            // PKCS#8 ("PRIVATE KEY"): what Vert.x, OpenSSL and every TLS stack read for any key type.
+            Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n"
+                    + java.util.Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(pair.getPrivate().getEncoded())
+                    + "\n-----END PRIVATE KEY-----\n", StandardCharsets.US_ASCII);
             try {
                 Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
             } catch (UnsupportedOperationException e) {
@@ -66,6 +69,28 @@ public final class SelfSignedCertificate {
         } catch (GeneralSecurityException | OperatorCreationException e) {
             throw new IOException("cannot generate a TLS certificate: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The names a client may reach the API by: the listen address, or for a wildcard address every
+     * address of the machine's interfaces, plus the host name.
+     */
+    private static GeneralName[] names(String address) throws IOException {
+        java.util.List<GeneralName> out = new java.util.ArrayList<>();
+        java.net.InetAddress listen = java.net.InetAddress.ofLiteral(address);
+        if (listen.isAnyLocalAddress()) {
+            for (java.net.NetworkInterface nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+                for (java.net.InetAddress a : java.util.Collections.list(nic.getInetAddresses())) {
+                    if (!a.isLinkLocalAddress()) {
+                        out.add(new GeneralName(GeneralName.iPAddress, a.getHostAddress().replaceAll("%.*$", "")));
+                    }
+                }
+            }
+            out.add(new GeneralName(GeneralName.dNSName, java.net.InetAddress.getLocalHost().getHostName()));
+        } else {
+            out.add(new GeneralName(GeneralName.iPAddress, address));
+        }
+        return out.toArray(GeneralName[]::new);
     }
 
     private static String pem(Object o) throws IOException {
