@@ -967,11 +967,12 @@ public final class Gateway implements AutoCloseable {
                 if (m == null) {
                     continue;
                 }
+                // As ioCounters: the ANA group of the namespace(s) exporting it.
                 Export b = bindExports.get(v.uuid());
                 int group = b != null ? c.spec().peAnaGroup() : 0;
                 for (Export e : exports.getOrDefault(c.status().name() + "/" + v.name(), List.of())) {
                     var ns = e.subsystem().namespace(e.nsid());
-                    if (ns != null && c.spec().peNqn() != null && e.subsystem().nqn().equals(c.spec().peNqn())) {
+                    if (ns != null) {
                         group = ns.anaGroup().id();
                     }
                 }

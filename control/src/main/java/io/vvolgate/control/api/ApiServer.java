@@ -123,15 +123,26 @@ public final class ApiServer implements AutoCloseable {
             router.route("/api/*").handler(ctx -> error(ctx, new ApiError(404, "no_such_operation",
                     "there is no operation " + ctx.request().method() + " " + ctx.request().path() + " (see /api/openapi.yaml)")));
             router.route("/api/*").failureHandler(ApiServer::fail);
-            router.route("/*").handler(StaticHandler.create("io/vvolgate/control/console").setCachingEnabled(true)
-                    .setIndexPage("index.html"));
-            // Client-side routes of the console: any other GET is the console's page.
-            router.get("/*").handler(ctx -> ctx.response().putHeader("content-type", "text/html; charset=utf-8")
-                    .sendFile("io/vvolgate/control/console/index.html").onFailure(e -> {
-                        if (!ctx.response().ended()) {
-                            ctx.response().setStatusCode(404).end("the web console is not built into this appliance\n");
-                        }
-                    }));
+            // The console: hashed assets may be cached for good; the page itself never (after an upgrade it
+            // names new assets), and every other GET or HEAD is the page (client-side routes).
+            router.route("/assets/*").handler(StaticHandler.create("io/vvolgate/control/console").setCachingEnabled(true)
+                    .setMaxAgeSeconds(365L * 24 * 3600));
+            router.route("/*").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
+                String path = ctx.normalizedPath();
+                boolean file = !path.equals("/") && path.lastIndexOf('.') > path.lastIndexOf('/');
+                ctx.response().putHeader("cache-control", "no-cache");
+                if (file) {
+                    ctx.next();
+                    return;
+                }
+                ctx.response().putHeader("content-type", "text/html; charset=utf-8")
+                        .sendFile("io/vvolgate/control/console/index.html").onFailure(e -> {
+                            if (!ctx.response().ended()) {
+                                ctx.response().setStatusCode(404).end("the web console is not built into this appliance\n");
+                            }
+                        });
+            });
+            router.route("/*").handler(StaticHandler.create("io/vvolgate/control/console").setCachingEnabled(false));
             HttpServerOptions options = new HttpServerOptions().setHost(address).setPort(port).setCompressionSupported(true);
             if (tls != null) {
                 options.setSsl(true).setKeyCertOptions(tls);
@@ -219,6 +230,8 @@ public final class ApiServer implements AutoCloseable {
                 Object result = op.handler().handle(ctx, who);
                 if (change) {
                     audit.record(who.username(), id, target(ctx), "ok", null);
+                    service.monitor().event("info", id, objectId(ctx, result), who.username() + " ran " + id
+                            + (ctx.pathParams().isEmpty() ? "" : " on " + ctx.pathParams().values().iterator().next()));
                 }
                 return result;
             } catch (ApiError e) {
@@ -244,6 +257,14 @@ public final class ApiServer implements AutoCloseable {
         });
     }
 
+    /** The object an event is about: the path's ID, else the ID of what was made. */
+    private static String objectId(RoutingContext ctx, Object result) {
+        if (!ctx.pathParams().isEmpty()) {
+            return ctx.pathParams().values().iterator().next();
+        }
+        return result instanceof JsonObject o ? o.getString("id") : null;
+    }
+
     /** What an operation acted on, for the audit log: its path parameters. */
     private static String target(RoutingContext ctx) {
         return ctx.pathParams().isEmpty() ? null : new JsonObject(new HashMap<>(ctx.pathParams())).encode();
@@ -257,13 +278,25 @@ public final class ApiServer implements AutoCloseable {
         if (ctx.statusCode() == 413) {
             error(ctx, new ApiError(413, "body_too_large", "the request body is larger than " + MAX_BODY + " bytes"));
         } else if (f instanceof ValidatorException v) {
-            error(ctx, new ApiError(400, "invalid_request", validationMessage(v)));
+            error(ctx, new ApiError(400, "invalid_request", validationMessage(v), validationField(v)));
         } else if (f != null) {
             error(ctx, f);
         } else {
             error(ctx, new ApiError(ctx.statusCode() > 0 ? ctx.statusCode() : 500, "http_" + ctx.statusCode(),
                     "the request could not be served (HTTP " + ctx.statusCode() + ")"));
         }
+    }
+
+    /** The request field a schema error is about ({@code #/sizeBytes} → sizeBytes), or null. */
+    private static String validationField(ValidatorException v) {
+        if (v instanceof io.vertx.openapi.validation.SchemaValidationException s && s.getOutputUnit() != null
+                && s.getOutputUnit().getErrors() != null && !s.getOutputUnit().getErrors().isEmpty()) {
+            String at = s.getOutputUnit().getErrors().getFirst().getInstanceLocation();
+            if (at != null && at.startsWith("#/") && at.length() > 2) {
+                return at.substring(2).split("/")[0];
+            }
+        }
+        return null;
     }
 
     private static String validationMessage(ValidatorException v) {
