@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
  * <pre>
  *   vvolgate: subsystem &lt;NQN&gt; namespaces=&lt;n&gt;
  *   vvolgate: listening &lt;address&gt;:&lt;port&gt; nvme-tcp &lt;io|discovery&gt;
+ *   vvolgate: api &lt;url&gt;
  *   vvolgate: ready
  * </pre>
  */
@@ -34,6 +35,7 @@ final class ApplianceProcess implements AutoCloseable
 
     private static final Pattern LISTENING = Pattern.compile("^vvolgate: listening (\\S+):(\\d+) nvme-tcp (io|discovery)\\s*$");
     private static final Pattern SUBSYSTEM = Pattern.compile("^vvolgate: subsystem (\\S+) namespaces=(\\d+)\\s*$");
+    private static final Pattern API = Pattern.compile("^vvolgate: api (\\S+)\\s*$");
     private static final String READY = "vvolgate: ready";
 
     private final Process process;
@@ -42,6 +44,7 @@ final class ApplianceProcess implements AutoCloseable
     private final Map<String, Integer> ports = new HashMap<>();
     private final Map<String, Integer> subsystems = new HashMap<>();
     private final List<String> output = new ArrayList<>();
+    private String apiUrl;
     private Integer exitStatus;
 
     private ApplianceProcess(final Process process, final Path log)
@@ -56,6 +59,13 @@ final class ApplianceProcess implements AutoCloseable
     /** Starts the appliance and waits for its ready line; throws (after stopping it) if it never comes. */
     static ApplianceProcess start(final Path config, final Path log, final Duration readyTimeout) throws IOException
     {
+        return start(config, log, readyTimeout, Map.of());
+    }
+
+    /** As {@link #start(Path, Path, Duration)}, with {@code env} added to the process's environment. */
+    static ApplianceProcess start(final Path config, final Path log, final Duration readyTimeout, final Map<String, String> env)
+        throws IOException
+    {
         final String java = ProcessHandle.current().info().command()
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         final ProcessBuilder builder = new ProcessBuilder(
@@ -63,6 +73,7 @@ final class ApplianceProcess implements AutoCloseable
             .directory(config.getParent().toFile())
             .redirectErrorStream(true)
             .redirectInput(ProcessBuilder.Redirect.PIPE);
+        builder.environment().putAll(env);
         final ApplianceProcess appliance = new ApplianceProcess(builder.start(), log);
         try
         {
@@ -103,6 +114,10 @@ final class ApplianceProcess implements AutoCloseable
                     else if ((m = SUBSYSTEM.matcher(line)).find())
                     {
                         subsystems.put(m.group(1), Integer.valueOf(m.group(2)));
+                    }
+                    else if ((m = API.matcher(line)).find())
+                    {
+                        apiUrl = m.group(1);
                     }
                 }
                 if (line.strip().equals(READY))
@@ -146,6 +161,16 @@ final class ApplianceProcess implements AutoCloseable
             throw new IllegalStateException("appliance printed no 'listening ... nvme-tcp " + kind + "' line:\n" + outputTail(40));
         }
         return port;
+    }
+
+    /** The REST API's base URL, e.g. {@code http://127.0.0.1:41234}. */
+    synchronized String apiUrl()
+    {
+        if (apiUrl == null)
+        {
+            throw new IllegalStateException("appliance printed no 'vvolgate: api <url>' line:\n" + outputTail(40));
+        }
+        return apiUrl;
     }
 
     synchronized Map<String, Integer> subsystems()
