@@ -583,10 +583,11 @@ step_unknown_nqn_refused() {
 
 # --- bind phase: volumes bound and unbound through the API, seen by a connected host ------------------
 #
-# Two controllers to the protocol endpoint subsystem: this host's ($STATE/pe_ctrl, its RIG_HOST_NQN) and
-# the second host's ($STATE/pe_ctrl2). With multipath both may sit in one kernel subsystem, whose shared
-# namespace heads every controller of it lists; so a controller's namespaces are read from its own sysfs
-# directory (its path or namespace devices) and, on the wire, from its Identify active namespace list.
+# Controllers to the protocol endpoint subsystem: this host's ($STATE/pe_ctrl, its RIG_HOST_NQN), the
+# second host's ($STATE/pe_ctrl2), and for a while a second one of this host with asynchronous events off
+# ($STATE/pe_aen_off). With multipath they sit in one kernel subsystem, whose shared namespace heads every
+# controller of it lists; so a controller's namespaces are read from its own sysfs directory (its path or
+# namespace devices) and, on the wire, from its Identify active namespace list.
 
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.5 s until it succeeds; fails after SECONDS.
 wait_for() {
@@ -629,7 +630,7 @@ ns_views() {
     echo "sysfs=$(sysfs_nsids "$1" | paste -sd, -) wire=$(echo "$w" | paste -sd, -)"
 }
 
-# Controller $1 (connected by step_pe_connect into state file $2) exists, is live, still has the cntlid
+# Controller $1 (recorded by record_ctrl in state file $2) exists, is live, still has the cntlid
 # it had then and logged no reconnect, reset or removal since: the same association as at connect time.
 same_controller() {
     [ -e "/sys/class/nvme/$1" ] || die "controller $1 is gone"
@@ -861,7 +862,7 @@ step_path_without_aen() {
     wait_for 20 both || die "$c3 does not show the volume's and the clone's NSIDs after connect ($(ns_views "$c3"))"
     nvme set-feature "/dev/$c3" -f 0x0b -v 0 > /tmp/aec.out 2>&1 || { cat /tmp/aec.out; die "set-feature 0x0b (async event config) on $c3 failed"; }
     nvme get-feature "/dev/$c3" -f 0x0b > /tmp/aec.out 2>&1 || { cat /tmp/aec.out; die "get-feature 0x0b on $c3 failed"; }
-    grep -qi 'current value: *0x0*$' /tmp/aec.out || die "async event config of $c3 reads back as $(cat /tmp/aec.out)"
+    grep -qiE 'current value: *(0x)?0+$' /tmp/aec.out || die "async event config of $c3 reads back as $(cat /tmp/aec.out)"
     out=$(io_to_nsid "$n" "$vid"); rc=$?
     echo "$out"
     [ "$rc" -eq 0 ] || die "read of the bound NSID $vid through /dev/$n failed (exit $rc): $(echo "$out" | head -n 2 | tr '\n' ' ')"

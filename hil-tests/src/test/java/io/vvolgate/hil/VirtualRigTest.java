@@ -236,7 +236,11 @@ final class VirtualRigTest
     private static List<DynamicNode> apiTests(final String name, final BindScenario scenario, final GuestReport report)
     {
         final List<DynamicNode> tests = new ArrayList<>();
-        tests.add(dynamicTest(name + ": API registers the hosts and creates the volume", () -> {}));
+        tests.add(dynamicTest(name + ": API registers the hosts and creates the volume", () ->
+        {
+            assertTrue(scenario.volume().getString("nguid", "").matches("[0-9a-fA-F]{32}"), "volume " + scenario.volume().encode());
+            assertEquals("nqn.2026-11.io.vvolgate:" + BIND_CONTAINER, scenario.endpointNqn(), "the container's protocol endpoint subsystem");
+        }));
         for (final String checkpoint : BindScenario.CHECKPOINTS)
         {
             tests.add(dynamicTest(name + ": API at checkpoint " + checkpoint, () ->
