@@ -10,10 +10,21 @@
 #                             and namespace 3 (a linked clone of that snapshot): the snapshot holds what
 #                             boot 1 left, stays so while the volume changes, refuses writes; the clone
 #                             starts as the snapshot and takes writes without touching either
+#                    bind   : a container's protocol endpoint subsystem, driven by the test through the REST
+#                             API at checkpoints (RIG-CHECKPOINT lines): connected as this host and as a second
+#                             host NQN, no namespace until the volume is bound; after bind it appears on the
+#                             same controller (no reconnect); fio verify on it; after a snapshot, a linked
+#                             clone of it and the clone's bind, the clone appears and reads back the same
+#                             data; after each unbind the namespace disappears and I/O to its NSID fails;
+#                             the second host never sees either
 #   RIG_TARGET       address of the appliance as the guest sees it (10.0.2.2 under QEMU user networking)
 #   RIG_IO_PORT, RIG_DISC_PORT, RIG_NQN
 #   RIG_PERSIST_TOKEN          makes the persisted pattern (main) and the later patterns (verify) unique
 #   RIG_EXPECT_PERSIST_SHA256, RIG_EXPECT_NGUID, RIG_EXPECT_UUID   (verify) values boot 1 reported
+#   RIG_PE_NQN, RIG_HOST_NQN, RIG_HOST2_NQN, RIG_HOST2_ID, RIG_VOLUME_NGUID, RIG_VOLUME_BYTES   (bind) the
+#                    protocol endpoint subsystem, this host's and the second host's NQN (and the second's
+#                    host ID), and the NGUID and size the API gave the volume it will bind
+#   RIG_BIND_WAIT    (bind) seconds a step waits for the effect of the test's API call (default 60)
 #   RIG_FIO_SIZE_MB  (default 64), RIG_STEP_TIMEOUT (seconds, default 300)
 #   (read by guest/init: RIG_HOSTID for a stable host NQN across boots, RIG_GUEST_IP, RIG_CONSOLE_LOGLEVEL)
 #
@@ -22,6 +33,7 @@
 #   RIG-STEP <step> PASS [detail]   / RIG-STEP <step> FAIL <detail>
 #   RIG-LOG <step>: <line>          tail of a failed step's output, and a step's SHOW: lines when it passed
 #   RIG-VALUE <key> <value>         values the host carries into the next boot
+#   RIG-CHECKPOINT <name>           (bind) the test now acts through the API; the next step polls for the effect
 #   RIG-RESULT PASS|FAIL            last line; PASS only when every planned step passed
 #
 # Every step runs in its own process under `timeout`, so a hung command fails its step instead of the
@@ -52,6 +64,12 @@ MIXED_JOB="--rw=randwrite --offset=${FIO_MIXED_OFFSET_MB}m --bssplit=4k/30:16k/2
 NSID_VOLUME=1
 NSID_SNAP=2
 NSID_CLONE=3
+# The bind phase: fio and a checksummed pattern on the bound volume (>= 256 MiB in VirtualRigTest).
+BOUND_FIO_MB=32
+BOUND_JOB="--rw=randwrite --offset=0 --bssplit=4k/30:16k/20:64k/20:128k/15:256k/15"
+BOUND_PATTERN_OFFSET_MB=128
+BOUND_PATTERN_MB=4
+BIND_WAIT="${RIG_BIND_WAIT:-60}"
 
 # --- helpers (run inside step processes) ----------------------------------------------------------
 
@@ -563,6 +581,363 @@ step_unknown_nqn_refused() {
     echo "DETAIL: refused (exit $rc) in ${took}s; kernel: ${why:-nothing logged}"
 }
 
+# --- bind phase: volumes bound and unbound through the API, seen by a connected host ------------------
+#
+# Controllers to the protocol endpoint subsystem: this host's ($STATE/pe_ctrl, its RIG_HOST_NQN), the
+# second host's ($STATE/pe_ctrl2), and for a while a second one of this host with asynchronous events off
+# ($STATE/pe_aen_off). With multipath they sit in one kernel subsystem, whose shared namespace heads every
+# controller of it lists; so a controller's namespaces are read from its own sysfs directory (its path or
+# namespace devices) and, on the wire, from its Identify active namespace list.
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.5 s until it succeeds; fails after SECONDS.
+wait_for() {
+    limit=$(($1 * 2)); shift
+    waited=0
+    until "$@"; do
+        [ "$waited" -ge "$limit" ] && return 1
+        sleep 0.5; waited=$((waited + 1))
+    done
+}
+
+# The TCP controller to subsystem $1 whose host NQN is $2.
+find_ctrl_of() {
+    for c in /sys/class/nvme/nvme*; do
+        [ -e "$c/subsysnqn" ] || continue
+        [ "$(cat "$c/subsysnqn")" = "$1" ] && [ "$(cat "$c/transport")" = tcp ] \
+            && [ "$(cat "$c/hostnqn" 2>/dev/null)" = "$2" ] && { basename "$c"; return 0; }
+    done
+    return 1
+}
+
+# NSIDs the kernel has for controller $1 (its own sysfs devices), sorted, one a line; a device without
+# an nsid attribute shows as ?<name>, so it still counts.
+sysfs_nsids() {
+    for d in /sys/class/nvme/"$1"/nvme*n*; do
+        [ -e "$d" ] || continue
+        if [ -e "$d/nsid" ]; then cat "$d/nsid"; else echo "?${d##*/}"; fi
+    done | sort -n
+}
+
+# NSIDs controller $1 reports active on the wire (Identify, active namespace list), sorted, one a line.
+wire_nsids() {
+    nvme list-ns "/dev/$1" > /tmp/listns.$1 2>&1 || { cat /tmp/listns.$1 >&2; return 1; }
+    sed -n 's/^\[ *[0-9]*\]: *\(0x[0-9a-fA-F]*\).*$/\1/p' /tmp/listns.$1 | while read -r h; do printf '%d\n' "$h"; done | sort -n
+}
+
+# Both views of controller $1's namespaces, as "sysfs=<ids> wire=<ids>", e.g. "sysfs=1,2 wire=1,2".
+ns_views() {
+    w=$(wire_nsids "$1") || return 1
+    echo "sysfs=$(sysfs_nsids "$1" | paste -sd, -) wire=$(echo "$w" | paste -sd, -)"
+}
+
+# Controller $1 (recorded by record_ctrl in state file $2) exists, is live, still has the cntlid
+# it had then and logged no reconnect, reset or removal since: the same association as at connect time.
+same_controller() {
+    [ -e "/sys/class/nvme/$1" ] || die "controller $1 is gone"
+    st=$(cat "/sys/class/nvme/$1/state")
+    [ "$st" = live ] || die "controller $1 is $st, not live"
+    was=$(cat "$STATE/$2.cntlid")
+    [ "$(cat "/sys/class/nvme/$1/cntlid")" = "$was" ] || die "controller $1 has cntlid $(cat "/sys/class/nvme/$1/cntlid"), was $was at connect (it reconnected)"
+    # Only messages since the connect: an earlier controller (e.g. discovery's) may have had the same name.
+    r=$(dmesg | tail -n +$(($(cat "$STATE/$2.dmesg") + 1)) \
+        | grep -E "nvme $1: (Reconnecting|starting error recovery|Failed reconnect|resetting|Removing ctrl)" | head -n 1)
+    [ -z "$r" ] || die "controller $1 reconnected or reset: $r"
+}
+
+pe_ctrl() { cat "$STATE/pe_ctrl" 2>/dev/null || { echo "DETAIL: no controller to $RIG_PE_NQN (pe-connect failed)" >&2; return 1; }; }
+pe_ctrl2() { cat "$STATE/pe_ctrl2" 2>/dev/null || { echo "DETAIL: no second-host controller (pe-connect-second-host failed)" >&2; return 1; }; }
+vol_nsid() { cat "$STATE/vol_nsid" 2>/dev/null || { echo "DETAIL: no bound volume (bind-volume-appears failed)" >&2; return 1; }; }
+vol_dev() { cat "$STATE/vol_dev" 2>/dev/null || { echo "DETAIL: no bound volume (bind-volume-appears failed)" >&2; return 1; }; }
+clone_nsid() { cat "$STATE/clone_nsid" 2>/dev/null || { echo "DETAIL: no bound clone (bind-clone-appears failed)" >&2; return 1; }; }
+clone_dev() { cat "$STATE/clone_dev" 2>/dev/null || { echo "DETAIL: no bound clone (bind-clone-appears failed)" >&2; return 1; }; }
+
+# The NGUID of block device $1 (32 lowercase hex digits).
+nguid_of() {
+    nvme id-ns "/dev/$1" 2>/dev/null | awk -F: '/^nguid/ { gsub(/ /, "", $2); print tolower($2) }'
+}
+
+step_pe_discover() {
+    nvme discover -t tcp -a "$TARGET" -s "$RIG_DISC_PORT" > /tmp/disc.out 2>&1
+    rc=$?
+    cat /tmp/disc.out
+    [ "$rc" -eq 0 ] || die "nvme discover exit $rc"
+    grep -q "subnqn: *$RIG_PE_NQN\$" /tmp/disc.out || die "protocol endpoint subsystem $RIG_PE_NQN not in the discovery log"
+}
+
+# This host's controller, connected the way a user would: nvme connect with the host NQN of /etc/nvme.
+step_pe_connect() {
+    rm -f "$STATE/pe_ctrl" "$STATE/pe_ctrl.cntlid" "$STATE/pe_ctrl.dmesg"
+    # shellcheck disable=SC2086
+    nvme connect -t tcp -a "$TARGET" -s "$RIG_IO_PORT" -n "$RIG_PE_NQN" $CONNECT_OPTS
+    rc=$?
+    [ "$rc" -eq 0 ] || die "nvme connect -n $RIG_PE_NQN exit $rc"
+    wait_for 20 find_ctrl_of "$RIG_PE_NQN" "$RIG_HOST_NQN" > /dev/null \
+        || die "no TCP controller for $RIG_PE_NQN as $RIG_HOST_NQN (is /etc/nvme/hostnqn $(cat /etc/nvme/hostnqn)?)"
+    record_ctrl "$(find_ctrl_of "$RIG_PE_NQN" "$RIG_HOST_NQN")" pe_ctrl
+}
+
+# Another controller to the endpoint, connected through the kernel's fabrics device: nvme-cli 2.3
+# answers "already connected" for a second controller to a subsystem and address it already has, even
+# with --duplicate-connect or another --hostnqn. $1: state file; $2: options (hostnqn=...,hostid=...).
+step_pe_connect_fabrics() {
+    rm -f "$STATE/$1" "$STATE/$1.cntlid" "$STATE/$1.dmesg"
+    answer=$(fabrics_connect "$2") || die "connect through /dev/nvme-fabrics ($2) failed: $answer"
+    instance=$(echo "$answer" | sed -n 's/^instance=\([0-9]*\),.*/\1/p')
+    [ -n "$instance" ] || die "/dev/nvme-fabrics answered '$answer'"
+    record_ctrl "nvme$instance" "$1"
+}
+
+# Writes one connect request to /dev/nvme-fabrics (the kernel parses a single write) and prints the
+# kernel's answer, "instance=N,cntlid=M".
+fabrics_connect() {
+    opts="transport=tcp,traddr=$TARGET,trsvcid=$RIG_IO_PORT,nqn=$RIG_PE_NQN,ctrl_loss_tmo=20,reconnect_delay=2,$1"
+    exec 4<>/dev/nvme-fabrics || return 1
+    printf '%s' "$opts" >&4 || { exec 4>&-; return 1; }
+    read -r answer <&4
+    exec 4>&-
+    echo "$answer"
+}
+
+# Waits for controller $1 to be live and keeps its name, cntlid and the dmesg position in state file $2.
+record_ctrl() {
+    c=$1
+    wait_for 20 grep -qx live "/sys/class/nvme/$c/state" || die "$c is $(cat "/sys/class/nvme/$c/state" 2>&1), not live"
+    [ "$(cat "/sys/class/nvme/$c/subsysnqn")" = "$RIG_PE_NQN" ] || die "$c is connected to $(cat "/sys/class/nvme/$c/subsysnqn")"
+    echo "$c" > "$STATE/$2"
+    cat "/sys/class/nvme/$c/cntlid" > "$STATE/$2.cntlid"
+    dmesg | wc -l > "$STATE/$2.dmesg"
+    echo "DETAIL: $c cntlid $(cat "$STATE/$2.cntlid") host $(cat "/sys/class/nvme/$c/hostnqn")"
+}
+
+# Neither controller has a namespace: the subsystem admits the hosts, but nothing is bound yet.
+step_no_namespace_before_bind() {
+    c=$(pe_ctrl) || exit 1
+    c2=$(pe_ctrl2) || exit 1
+    for x in "$c" "$c2"; do
+        v=$(ns_views "$x") || die "nvme list-ns /dev/$x failed"
+        [ "$v" = "sysfs= wire=" ] || die "$x has namespaces before any bind: $v"
+    done
+    echo "DETAIL: $c and $c2 have none (sysfs and Identify active namespace list)"
+}
+
+# The volume's namespace appears on this host's controller, which stays the same live association: the
+# appliance's Namespace Attribute Changed event made the kernel rescan (nothing here rescans by hand).
+step_bind_volume_appears() {
+    c=$(pe_ctrl) || exit 1
+    cntlid=$(cat "$STATE/pe_ctrl.cntlid")
+    t0=$(date +%s)
+    has_one() { [ -n "$(sysfs_nsids "$c")" ] && n=$(find_ns "$c" "$(sysfs_nsids "$c" | head -n 1)"); }
+    wait_for "$BIND_WAIT" has_one || die "no namespace on $c ${BIND_WAIT}s after the bind ($(ns_views "$c"))"
+    t1=$(date +%s)
+    id=$(sysfs_nsids "$c")
+    [ "$(echo "$id" | wc -l)" -eq 1 ] || die "$c has several namespaces after one bind: $(ns_views "$c")"
+    wait_for 10 sh -c "nvme list-ns /dev/$c | grep -q ':0x0*$(printf '%x' "$id")\$'" \
+        || die "NSID $id is in sysfs but not in $c's active namespace list ($(ns_views "$c"))"
+    same_controller "$c" pe_ctrl
+    nguid=$(nguid_of "$n")
+    want=$(echo "${RIG_VOLUME_NGUID:-}" | tr -d '-' | tr 'A-F' 'a-f')
+    [ "$nguid" = "$want" ] || die "/dev/$n has NGUID $nguid, the API's volume $want"
+    bytes=$(($(cat "/sys/block/$n/size") * 512))
+    [ "$bytes" = "${RIG_VOLUME_BYTES:-}" ] || die "/dev/$n has $bytes bytes, the API's volume ${RIG_VOLUME_BYTES:-?}"
+    echo "$id" > "$STATE/vol_nsid"; echo "$n" > "$STATE/vol_dev"
+    echo "bound_volume_nsid $id" >> "$STATE/values"
+    dmesg | grep -E "nvme $c: |$n" | tail -n 5 | sed 's/^/SHOW: /'
+    echo "DETAIL: NSID $id as /dev/$n after $((t1 - t0))s on $c (cntlid $cntlid, no reconnect); nguid $nguid, $bytes bytes"
+}
+
+step_fio_verify_bound() {
+    n=$(vol_dev) || exit 1
+    # shellcheck disable=SC2086
+    FIO_DEV=$n run_fio bound-mixed "$BOUND_FIO_MB" $BOUND_JOB
+}
+
+step_pattern_write_bound() {
+    n=$(vol_dev) || exit 1
+    make_pattern "bound-${RIG_PERSIST_TOKEN:-none}" "$BOUND_PATTERN_MB" /tmp/bound.bin
+    write_dev "$n" "$BOUND_PATTERN_OFFSET_MB" /tmp/bound.bin || exit 1
+    nvme flush "/dev/$n" || die "nvme flush /dev/$n exit $?"
+    read_dev "$n" "$BOUND_PATTERN_OFFSET_MB" "$BOUND_PATTERN_MB" /tmp/bound.read || exit 1
+    sha=$(sha_of /tmp/bound.bin)
+    [ "$(sha_of /tmp/bound.read)" = "$sha" ] || die "pattern did not read back from /dev/$n"
+    echo "$sha" > "$STATE/bound_sha"
+    echo "DETAIL: ${BOUND_PATTERN_MB}MiB at ${BOUND_PATTERN_OFFSET_MB}MiB sha256 $sha"
+}
+
+# The second host's controller has no namespace, and Identify Namespace of each NSID bound to this
+# host answers it as inactive (all zeros) or invalid.
+step_second_host_sees_nothing() {
+    c2=$(pe_ctrl2) || exit 1
+    same_controller "$c2" pe_ctrl2
+    v=$(ns_views "$c2") || die "nvme list-ns /dev/$c2 failed"
+    [ "$v" = "sysfs= wire=" ] || die "the second host's $c2 sees namespaces: $v"
+    ids="$(cat "$STATE/vol_nsid" "$STATE/clone_nsid" 2>/dev/null)"
+    [ -n "$ids" ] || die "no NSID bound to this host to look for (bind-volume-appears failed)"
+    detail=""
+    for id in $ids; do
+        nvme id-ns "/dev/$c2" -n "$id" > /tmp/idns2.$id 2>&1; rc=$?
+        if [ "$rc" -eq 0 ]; then
+            nsze=$(awk -F: '/^nsze/ { gsub(/ /, "", $2); print $2 }' /tmp/idns2.$id)
+            [ "$((nsze))" -eq 0 ] || { cat /tmp/idns2.$id; die "Identify Namespace $id through $c2 answers nsze $nsze"; }
+            detail="$detail NSID $id inactive;"
+        else
+            cat /tmp/idns2.$id
+            grep -qi 'invalid namespace' /tmp/idns2.$id || die "Identify Namespace $id through $c2 failed (exit $rc) without Invalid Namespace"
+            detail="$detail NSID $id invalid;"
+        fi
+    done
+    echo "DETAIL: $c2 has none;$detail"
+}
+
+# The clone of a snapshot taken after the writes appears beside the volume, on the same controller.
+step_bind_clone_appears() {
+    c=$(pe_ctrl) || exit 1
+    vid=$(vol_nsid) || exit 1
+    cntlid=$(cat "$STATE/pe_ctrl.cntlid")
+    t0=$(date +%s)
+    has_clone() {
+        id=$(sysfs_nsids "$c" | grep -vx "$vid" | head -n 1)
+        [ -n "$id" ] && k=$(find_ns "$c" "$id")
+    }
+    wait_for "$BIND_WAIT" has_clone || die "no second namespace on $c ${BIND_WAIT}s after the clone's bind ($(ns_views "$c"))"
+    t1=$(date +%s)
+    wait_for 10 sh -c "[ \"\$(nvme list-ns /dev/$c | grep -c ':0x')\" -eq 2 ]" \
+        || die "$c's active namespace list does not show both namespaces ($(ns_views "$c"))"
+    [ "$(sysfs_nsids "$c" | paste -sd, -)" = "$(printf '%s\n' "$vid" "$id" | sort -n | paste -sd, -)" ] \
+        || die "$c has $(ns_views "$c"), expected the volume's $vid and the clone's $id"
+    # In a subshell: find_ns sets variables of its own (id among them).
+    ( find_ns "$c" "$vid" > /dev/null ) || die "the volume's NSID $vid lost its block device"
+    same_controller "$c" pe_ctrl
+    nguid=$(nguid_of "$k")
+    echo "$id" > "$STATE/clone_nsid"; echo "$k" > "$STATE/clone_dev"
+    printf 'bound_clone_nsid %s\nclone_nguid %s\n' "$id" "$nguid" >> "$STATE/values"
+    echo "DETAIL: NSID $id as /dev/$k after $((t1 - t0))s on $c (cntlid $cntlid, no reconnect); nguid $nguid"
+}
+
+# The clone reads what the volume held when the snapshot was taken.
+step_clone_same_data() {
+    v=$(vol_dev) || exit 1
+    k=$(clone_dev) || exit 1
+    want=$(cat "$STATE/bound_sha" 2>/dev/null) || die "no pattern checksum (pattern-write-bound failed)"
+    read_dev "$k" "$BOUND_PATTERN_OFFSET_MB" "$BOUND_PATTERN_MB" /tmp/clone.read || exit 1
+    got=$(sha_of /tmp/clone.read)
+    [ "$got" = "$want" ] || die "clone /dev/$k reads sha256 $got at ${BOUND_PATTERN_OFFSET_MB}MiB, the volume had $want"
+    for off in 0 $((BOUND_FIO_MB / 2)); do
+        read_dev "$v" "$off" 1 /tmp/same.v || exit 1
+        read_dev "$k" "$off" 1 /tmp/same.k || exit 1
+        cmp /tmp/same.v /tmp/same.k || die "clone and volume differ in the MiB at ${off}MiB"
+    done
+    echo "DETAIL: sha256 $got at ${BOUND_PATTERN_OFFSET_MB}MiB; equal to the volume at MiB 0 and $((BOUND_FIO_MB / 2))"
+}
+
+# The fio job of fio-verify-bound replayed with --verify_only on the clone: every block's header and crc32c.
+step_clone_fio_verify_only() {
+    k=$(clone_dev) || exit 1
+    # shellcheck disable=SC2086
+    FIO_DEV=$k run_fio bound-mixed "$BOUND_FIO_MB" $BOUND_JOB --verify_only
+}
+
+# One logical block of NSID $2 read (or written, $3 = write) by an NVMe command through block device $1
+# (passthrough: the appliance answers it, not the block layer). Output: nvme-cli's.
+io_to_nsid() {
+    if [ "${3:-read}" = write ]; then
+        head -c 512 /dev/zero > /tmp/blk.bin
+        nvme io-passthru "/dev/$1" -n "$2" -o 1 -l 512 -6 0 -w -i /tmp/blk.bin 2>&1
+    else
+        nvme io-passthru "/dev/$1" -n "$2" -o 2 -l 512 -6 0 -r -b 2>&1 > /dev/null
+    fi
+}
+
+# A third controller of this host ($STATE/pe_aen_off) with asynchronous events turned off (Set Features
+# Asynchronous Event Configuration = 0), so the host is not told when the volume is unbound and keeps a
+# path to it through this controller: that is how io-to-unbound-nsid-fails gets an NVMe command for the
+# unbound NSID to the appliance (Linux refuses passthrough with an NSID other than the device's).
+step_path_without_aen() {
+    vid=$(vol_nsid) || exit 1
+    kid=$(clone_nsid) || exit 1
+    n=$(vol_dev) || exit 1
+    ( step_pe_connect_fabrics pe_aen_off "hostnqn=$RIG_HOST_NQN,hostid=$(cat /etc/nvme/hostid),duplicate_connect" ) \
+        > /tmp/aenoff.out 2>&1 || { cat /tmp/aenoff.out; exit 1; }
+    c3=$(cat "$STATE/pe_aen_off")
+    both() { [ "$(sysfs_nsids "$c3" | paste -sd, -)" = "$(printf '%s\n' "$vid" "$kid" | sort -n | paste -sd, -)" ]; }
+    wait_for 20 both || die "$c3 does not show the volume's and the clone's NSIDs after connect ($(ns_views "$c3"))"
+    nvme set-feature "/dev/$c3" -f 0x0b -v 0 > /tmp/aec.out 2>&1 || { cat /tmp/aec.out; die "set-feature 0x0b (async event config) on $c3 failed"; }
+    nvme get-feature "/dev/$c3" -f 0x0b > /tmp/aec.out 2>&1 || { cat /tmp/aec.out; die "get-feature 0x0b on $c3 failed"; }
+    grep -qiE 'current value: *(0x)?0+$' /tmp/aec.out || die "async event config of $c3 reads back as $(cat /tmp/aec.out)"
+    out=$(io_to_nsid "$n" "$vid"); rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || die "read of the bound NSID $vid through /dev/$n failed (exit $rc): $(echo "$out" | head -n 2 | tr '\n' ' ')"
+    echo "DETAIL: $c3 (cntlid $(cat "$STATE/pe_aen_off.cntlid")) has NSIDs $vid,$kid with asynchronous events off; read of NSID $vid ok"
+}
+
+# The volume's namespace leaves this host's controller; the clone stays; the controller is the same.
+# The controller without asynchronous events no longer lists it either (its Identify active namespace
+# list comes from the appliance), though the kernel keeps its path (nothing told it).
+step_unbind_volume_disappears() {
+    c=$(pe_ctrl) || exit 1
+    vid=$(vol_nsid) || exit 1
+    kid=$(clone_nsid) || exit 1
+    t0=$(date +%s)
+    gone() { ! sysfs_nsids "$c" | grep -qx "$vid"; }
+    wait_for "$BIND_WAIT" gone || die "NSID $vid still on $c ${BIND_WAIT}s after the unbind ($(ns_views "$c"))"
+    t1=$(date +%s)
+    v=$(ns_views "$c") || die "nvme list-ns /dev/$c failed"
+    [ "$v" = "sysfs=$kid wire=$kid" ] || die "after the volume's unbind $c has $v, expected only the clone's NSID $kid"
+    same_controller "$c" pe_ctrl
+    detail="NSID $vid gone from $c after $((t1 - t0))s; $c has $v (cntlid $(cat "$STATE/pe_ctrl.cntlid"), no reconnect)"
+    if c3=$(cat "$STATE/pe_aen_off" 2>/dev/null); then
+        w=$(wire_nsids "$c3" | paste -sd, -) || die "nvme list-ns /dev/$c3 failed"
+        [ "$w" = "$kid" ] || die "the appliance still lists NSIDs $w as active for $c3, expected only $kid"
+        detail="$detail; $c3 lists $w on the wire"
+    fi
+    echo "DETAIL: $detail"
+}
+
+# Read and write of the unbound NSID reach the appliance through the path the host kept, and fail with
+# Invalid Namespace; then that controller goes and the volume's namespace is gone from the host.
+step_io_to_unbound_nsid_fails() {
+    vid=$(vol_nsid) || exit 1
+    n=$(vol_dev) || exit 1
+    c3=$(cat "$STATE/pe_aen_off" 2>/dev/null) || die "no controller without asynchronous events (path-without-aen failed)"
+    [ -b "/dev/$n" ] || die "/dev/$n is gone already: $c3 dropped its path though asynchronous events are off"
+    why=""
+    for op in read write; do
+        out=$(io_to_nsid "$n" "$vid" $op); rc=$?
+        echo "$out"
+        [ "$rc" -ne 0 ] || die "$op of the unbound NSID $vid through /dev/$n succeeded"
+        echo "$out" | grep -qi 'invalid namespace' \
+            || die "$op of the unbound NSID $vid failed (exit $rc) without Invalid Namespace: $(echo "$out" | head -n 2 | tr '\n' ' ')"
+        why="$why $op: $(echo "$out" | grep -i 'invalid namespace' | head -n 1);"
+    done
+    nvme disconnect -d "$c3" > /tmp/disc3.out 2>&1 || { cat /tmp/disc3.out; die "nvme disconnect -d $c3 exit $?"; }
+    rm -f "$STATE/pe_aen_off"
+    wait_for 20 sh -c "[ ! -b /dev/$n ]" || die "/dev/$n still exists after $c3 disconnected"
+    echo "DETAIL:$why /dev/$n gone with $c3"
+}
+
+step_unbind_clone_disappears() {
+    c=$(pe_ctrl) || exit 1
+    k=$(clone_dev) || exit 1
+    cntlid=$(cat "$STATE/pe_ctrl.cntlid")
+    t0=$(date +%s)
+    none() { [ -z "$(sysfs_nsids "$c")" ] && [ ! -b "/dev/$k" ]; }
+    wait_for "$BIND_WAIT" none || die "$c still has namespaces ${BIND_WAIT}s after the clone's unbind ($(ns_views "$c"))"
+    t1=$(date +%s)
+    v=$(ns_views "$c") || die "nvme list-ns /dev/$c failed"
+    [ "$v" = "sysfs= wire=" ] || die "after both unbinds $c has $v"
+    same_controller "$c" pe_ctrl
+    echo "DETAIL: /dev/$k gone after $((t1 - t0))s; $c has none (cntlid $cntlid, no reconnect)"
+}
+
+step_pe_disconnect() {
+    c=$(pe_ctrl) || exit 1
+    c2=$(pe_ctrl2) || exit 1
+    nvme disconnect -n "$RIG_PE_NQN" > /tmp/disconnect.out 2>&1; rc=$?
+    cat /tmp/disconnect.out
+    [ "$rc" -eq 0 ] || die "nvme disconnect exit $rc"
+    grep -q "disconnected 2 controller" /tmp/disconnect.out || die "$(cat /tmp/disconnect.out)"
+    wait_for 10 sh -c "[ ! -e /sys/class/nvme/$c ] && [ ! -e /sys/class/nvme/$c2 ]" || die "$c or $c2 still present after disconnect"
+}
+
 # --- driver -----------------------------------------------------------------------------------------
 
 if [ "${1:-}" = __step ]; then
@@ -574,6 +949,11 @@ fi
 mkdir -p "$STATE"
 : > "$STATE/values"
 RESULT=PASS
+
+# The test acts on the appliance now (through its API); the next step polls for the effect.
+checkpoint() {
+    echo "RIG-CHECKPOINT $1"
+}
 
 # run NAME FUNCTION [ARGS...]
 run() {
@@ -651,6 +1031,35 @@ verify)
     run clone-writable step_clone_writable
     run snap-fio-verify-readonly step_snap_fio_verify_readonly
     run disconnect step_disconnect
+    ;;
+bind)
+    echo "RIG-PLAN pe-discover pe-connect pe-connect-second-host no-namespace-before-bind" \
+        "bind-volume-appears fio-verify-bound pattern-write-bound second-host-after-bind" \
+        "bind-clone-appears clone-same-data clone-fio-verify-only second-host-after-clone-bind" \
+        "path-without-aen unbind-volume-disappears io-to-unbound-nsid-fails unbind-clone-disappears" \
+        "second-host-after-unbind pe-disconnect"
+    run pe-discover step_pe_discover
+    run pe-connect step_pe_connect
+    run pe-connect-second-host step_pe_connect_fabrics pe_ctrl2 "hostnqn=$RIG_HOST2_NQN,hostid=$RIG_HOST2_ID"
+    run no-namespace-before-bind step_no_namespace_before_bind
+    checkpoint bind-volume
+    run bind-volume-appears step_bind_volume_appears
+    run fio-verify-bound step_fio_verify_bound
+    run pattern-write-bound step_pattern_write_bound
+    run second-host-after-bind step_second_host_sees_nothing
+    checkpoint snapshot-clone-bind
+    run bind-clone-appears step_bind_clone_appears
+    run clone-same-data step_clone_same_data
+    run clone-fio-verify-only step_clone_fio_verify_only
+    run second-host-after-clone-bind step_second_host_sees_nothing
+    run path-without-aen step_path_without_aen
+    checkpoint unbind-volume
+    run unbind-volume-disappears step_unbind_volume_disappears
+    run io-to-unbound-nsid-fails step_io_to_unbound_nsid_fails
+    checkpoint unbind-clone
+    run unbind-clone-disappears step_unbind_clone_disappears
+    run second-host-after-unbind step_second_host_sees_nothing
+    run pe-disconnect step_pe_disconnect
     ;;
 *)
     echo "RIG-STEP phase FAIL unknown RIG_PHASE '${RIG_PHASE}'"

@@ -10,13 +10,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
  * One boot of the rig's guest: {@code virtual-rig/run-guest.sh} under QEMU with a test script and its
  * parameters. Streams the serial console into a log file (kept in the run directory) and a
- * {@link GuestReport}. Runs on the calling thread; the process tree is killed on timeout.
+ * {@link GuestReport}. Runs on the calling thread; the process tree is killed on timeout. The console
+ * thread hands each {@code RIG-CHECKPOINT} to a listener, which must not block it for long (the guest's
+ * output would back up behind it).
  */
 final class GuestBoot
 {
@@ -37,6 +40,20 @@ final class GuestBoot
         final String name,
         final Duration timeout) throws IOException, InterruptedException
     {
+        return run(rigDir, cacheDir, script, params, runDir, name, timeout, checkpoint -> {});
+    }
+
+    /** As the other {@code run}, calling {@code onCheckpoint} (on the console thread) for each checkpoint. */
+    static Outcome run(
+        final Path rigDir,
+        final Path cacheDir,
+        final Path script,
+        final Map<String, String> params,
+        final Path runDir,
+        final String name,
+        final Duration timeout,
+        final Consumer<String> onCheckpoint) throws IOException, InterruptedException
+    {
         final Path paramsFile = runDir.resolve(name + ".params");
         Files.writeString(paramsFile, params.entrySet().stream()
             .map(e -> e.getKey() + "='" + checkSafe(e.getKey(), e.getValue()) + "'\n")
@@ -52,7 +69,7 @@ final class GuestBoot
         process.getOutputStream().close();
 
         final GuestReport report = new GuestReport();
-        final Thread reader = new Thread(() -> copyConsole(process, serialLog, report), "guest-console-" + name);
+        final Thread reader = new Thread(() -> copyConsole(process, serialLog, report, onCheckpoint), "guest-console-" + name);
         reader.setDaemon(true);
         reader.start();
 
@@ -78,7 +95,8 @@ final class GuestBoot
         return new Outcome(report, exit, timedOut, Duration.ofNanos(System.nanoTime() - started), serialLog);
     }
 
-    private static void copyConsole(final Process process, final Path serialLog, final GuestReport report)
+    private static void copyConsole(final Process process, final Path serialLog, final GuestReport report,
+        final Consumer<String> onCheckpoint)
     {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
              PrintWriter out = new PrintWriter(Files.newBufferedWriter(serialLog, StandardCharsets.UTF_8), true))
@@ -92,6 +110,7 @@ final class GuestBoot
                 {
                     report.accept(line);
                 }
+                GuestReport.checkpointIn(line).ifPresent(onCheckpoint);
             }
         }
         catch (final IOException e)

@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
  * <pre>
  *   RIG-PLAN step step ...        RIG-STEP step PASS|FAIL detail     RIG-LOG step: line
  *   RIG-VALUE key value           RIG-RESULT PASS|FAIL               RIG-EXIT status   RIG-POWEROFF
+ *   RIG-CHECKPOINT name           the guest waits for the test to act (see {@link #checkpointIn})
  * </pre>
  *
  * Markers are matched anywhere in a line: a kernel message can land in front of one on the shared
@@ -32,12 +33,14 @@ final class GuestReport
     private static final Pattern VALUE = Pattern.compile("RIG-VALUE ([\\w.-]+) (\\S+)\\s*$");
     private static final Pattern RESULT = Pattern.compile("RIG-RESULT (PASS|FAIL)");
     private static final Pattern EXIT = Pattern.compile("RIG-EXIT (\\d+)");
+    private static final Pattern CHECKPOINT = Pattern.compile("RIG-CHECKPOINT ([\\w.-]+)\\s*$");
 
     private final List<String> plan = new ArrayList<>();
     private final Map<String, Step> steps = new LinkedHashMap<>();
     private final Map<String, List<String>> logs = new LinkedHashMap<>();
     private final Map<String, String> values = new LinkedHashMap<>();
     private final List<String> lines = new ArrayList<>();
+    private final List<String> checkpoints = new ArrayList<>();
     private String result;
     private Integer scriptExit;
     private boolean poweredOff;
@@ -71,10 +74,32 @@ final class GuestReport
         {
             scriptExit = Integer.valueOf(m.group(1));
         }
+        else if ((m = CHECKPOINT.matcher(line)).find())
+        {
+            checkpoints.add(m.group(1));
+        }
         else if (line.contains("RIG-POWEROFF"))
         {
             poweredOff = true;
         }
+    }
+
+    /**
+     * The checkpoint a console line announces, if it is a {@code RIG-CHECKPOINT} line: the guest has
+     * reached a point where the test acts on the appliance (through its API) and then polls for the
+     * effect. The console is the only channel from guest to test; the guest sees the test's answer only
+     * through what the appliance does.
+     */
+    static Optional<String> checkpointIn(final String line)
+    {
+        final Matcher m = CHECKPOINT.matcher(line);
+        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    /** Checkpoints the guest announced, in order. */
+    List<String> checkpoints()
+    {
+        return checkpoints;
     }
 
     /** Planned steps first (in order), then any step reported without being planned. */

@@ -29,6 +29,9 @@ import org.junit.jupiter.api.DynamicNode;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.Timeout;
 
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
 /**
  * The virtual rig: Debian's own Linux kernel, booted under QEMU, is a real NVMe/TCP host for the
  * appliance running on this machine (DESIGN.md §6). Boot 1 runs the functional suite and writes a
@@ -37,10 +40,14 @@ import org.junit.jupiter.api.Timeout;
  * start, so it freezes what boot 1 left), and nsid 3, a linked clone of that snapshot. Boot 2 checks
  * the pattern and the namespace's NGUID/UUID survived, that the snapshot reads back boot 1's data (fio
  * verify included) while the volume keeps changing and refuses writes, and that the clone starts as
- * the snapshot and takes writes without touching either. Each guest step is its own dynamic test, so
- * a failure names the step.
+ * the snapshot and takes writes without touching either. Boot 3 runs against a fresh appliance whose
+ * only export is a storage container's protocol endpoint subsystem, driven through the REST API while the
+ * guest stays connected (see {@link BindScenario}): bound volumes appear on the host without a reconnect,
+ * carry fio-verified data into a snapshot's linked clone, disappear again on unbind, and never show to a
+ * second, unbound host NQN. Each guest step and each API checkpoint is its own dynamic test, so a failure
+ * names the step.
  *
- * <p>Needs root (apt-get) or the packages already installed, and about 4 minutes on 2 cores (TCG).
+ * <p>Needs root (apt-get) or the packages already installed, and about 6 minutes on 2 cores (TCG).
  * Every run keeps its files (config, appliance logs, serial consoles) under
  * {@code target/virtual-rig-runs/<time>/}. Set {@code -Dvvolgate.rig.skip=true} to opt out explicitly.
  */
@@ -58,11 +65,25 @@ final class VirtualRigTest
         "discover", "connect", "ns-ids-stable", "persist-read", "namespaces", "snap-same-as-volume",
         "volume-changes-snap-intact", "snap-read-only", "clone-writable", "snap-fio-verify-readonly", "disconnect");
 
+    private static final List<String> REQUIRED_BIND_STEPS = List.of(
+        "pe-discover", "pe-connect", "pe-connect-second-host", "no-namespace-before-bind", "bind-volume-appears",
+        "fio-verify-bound", "pattern-write-bound", "second-host-after-bind", "bind-clone-appears", "clone-same-data",
+        "clone-fio-verify-only", "second-host-after-clone-bind", "path-without-aen", "unbind-volume-disappears",
+        "io-to-unbound-nsid-fails", "unbind-clone-disappears", "second-host-after-unbind", "pe-disconnect");
+
+    /** Boot 3's container: its protocol endpoint subsystem is the appliance's only export. */
+    private static final String BIND_CONTAINER = "rig-vvols";
+    private static final long BOUND_VOLUME_BYTES = 256L << 20;
+    /** The host NQN guest/init derives from RIG_HOSTID. */
+    private static final String UUID_HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:";
+
     private static final Duration SETUP_TIMEOUT = Duration.ofMinutes(15);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration STOP_GRACE = Duration.ofSeconds(30);
     private static final Duration MAIN_BOOT_TIMEOUT = Duration.ofMinutes(12);
     private static final Duration VERIFY_BOOT_TIMEOUT = Duration.ofMinutes(4);
+    private static final Duration BIND_BOOT_TIMEOUT = Duration.ofMinutes(6);
+    private static final Duration API_ACTIONS_WAIT = Duration.ofSeconds(90);
 
     private final Path rigDir = Path.of(System.getProperty("vvolgate.rig.dir", "virtual-rig")).toAbsolutePath();
     private final Path cacheDir = Path.of(System.getProperty("vvolgate.rig.cache", "target/rig")).toAbsolutePath();
@@ -87,6 +108,13 @@ final class VirtualRigTest
         final String token = Long.toHexString(System.nanoTime());
         final String hostId = UUID.randomUUID().toString(); // both boots are the same host
         final List<DynamicNode> nodes = new ArrayList<>();
+
+        if ("bind".equals(System.getProperty("vvolgate.rig.only")))
+        {
+            // Boot 3 alone (it needs nothing from boots 1 and 2): for working on the bind scenario.
+            nodes.addAll(bindBoot(runDir, suite, token));
+            return nodes.stream();
+        }
 
         // Boot 1: the functional suite; it also writes the persistence pattern.
         final GuestBoot.Outcome main;
@@ -122,10 +150,127 @@ final class VirtualRigTest
         nodes.add(dynamicTest("appliance stops cleanly on SIGTERM (2nd run)",
             () -> assertEquals(0, secondStop, "exit status after SIGTERM; log " + runDir.resolve("appliance-2.log"))));
 
-        log(String.format("guest boot 1 %ds, boot 2 %ds", main.elapsed().toSeconds(), verify.elapsed().toSeconds()));
+        // Boot 3: bind and unbind through the API while the guest is connected.
+        final long bindStarted = System.nanoTime();
+        nodes.addAll(bindBoot(runDir, suite, token));
+        log(String.format("guest boot 1 %ds, boot 2 %ds, boot 3 (with its appliance) %ds", main.elapsed().toSeconds(),
+            verify.elapsed().toSeconds(), Duration.ofNanos(System.nanoTime() - bindStarted).toSeconds()));
         reportFailures(main);
         reportFailures(verify);
         return nodes.stream();
+    }
+
+    /**
+     * Boot 3: a fresh appliance (own state directory) with one container and no configured subsystem.
+     * The test registers the guest's host NQN and a second one and creates a volume, then the guest
+     * connects as both and the test binds, snapshots, clones and unbinds at the guest's checkpoints.
+     */
+    private List<DynamicNode> bindBoot(final Path runDir, final Path suite, final String token) throws IOException, InterruptedException
+    {
+        final String name = "boot3-bind";
+        final Path stateDir = Files.createDirectories(runDir.resolve("state-bind"));
+        final Path config = writeBindConfig(runDir.resolve("vvolgate-bind.toml"), stateDir);
+        final Path applianceLog = runDir.resolve("appliance-3.log");
+        final String password = "rig-" + UUID.randomUUID();
+        final String hostId = UUID.randomUUID().toString();
+        final String host2Id = UUID.randomUUID().toString();
+        final String hostNqn = UUID_HOST_NQN + hostId;
+        final String host2Nqn = UUID_HOST_NQN + host2Id;
+        final List<DynamicNode> nodes = new ArrayList<>();
+
+        final ApplianceProcess started;
+        try
+        {
+            started = ApplianceProcess.start(config, applianceLog, READY_TIMEOUT, Map.of("VVOLGATE_ADMIN_PASSWORD", password));
+        }
+        catch (final IllegalStateException e)
+        {
+            // Boots 1 and 2 have results already: report this as a failing test rather than lose them.
+            nodes.add(dynamicTest(name + ": appliance starts", () -> fail(e.getMessage())));
+            return nodes;
+        }
+        final GuestBoot.Outcome outcome;
+        final BindScenario scenario;
+        final int stop;
+        try (ApplianceProcess appliance = started)
+        {
+            final ApplianceApi api = new ApplianceApi(appliance.apiUrl());
+            try
+            {
+                scenario = BindScenario.prepare(api, password, BIND_CONTAINER, hostNqn, host2Nqn, BOUND_VOLUME_BYTES);
+            }
+            catch (final IOException e)
+            {
+                final String why = e.getMessage() + "\nexchanges:\n" + String.join("\n", api.transcript()) + "\nlog " + applianceLog;
+                nodes.add(dynamicTest(name + ": API registers the hosts and creates the volume", () -> fail(why)));
+                return nodes;
+            }
+            log("appliance up for boot 3: api " + appliance.apiUrl() + ", protocol endpoint " + scenario.endpointNqn()
+                + ", io port " + appliance.port("io"));
+            final Map<String, String> extra = new LinkedHashMap<>();
+            extra.put("RIG_NQN", scenario.endpointNqn());
+            extra.put("RIG_PE_NQN", scenario.endpointNqn());
+            extra.put("RIG_HOSTID", hostId);
+            extra.put("RIG_HOST_NQN", hostNqn);
+            extra.put("RIG_HOST2_NQN", host2Nqn);
+            extra.put("RIG_HOST2_ID", host2Id);
+            extra.put("RIG_VOLUME_NGUID", scenario.volume().getString("nguid", ""));
+            extra.put("RIG_VOLUME_BYTES", Long.toString(BOUND_VOLUME_BYTES));
+            extra.put("RIG_PERSIST_TOKEN", token);
+            try (scenario)
+            {
+                outcome = GuestBoot.run(rigDir, cacheDir, suite, params("bind", appliance, extra), runDir, name, BIND_BOOT_TIMEOUT,
+                    scenario::onCheckpoint);
+                scenario.finish(API_ACTIONS_WAIT);
+            }
+            stop = appliance.stop(STOP_GRACE);
+        }
+        nodes.add(bootNode(name, outcome, REQUIRED_BIND_STEPS, apiTests(name, scenario, outcome.report())));
+        nodes.add(dynamicTest("appliance stops cleanly on SIGTERM (3rd run)",
+            () -> assertEquals(0, stop, "exit status after SIGTERM; log " + applianceLog)));
+        reportFailures(outcome);
+        return nodes;
+    }
+
+    /** The test's side of boot 3: each checkpoint's API action, and what the host saw against what the API said. */
+    private static List<DynamicNode> apiTests(final String name, final BindScenario scenario, final GuestReport report)
+    {
+        final List<DynamicNode> tests = new ArrayList<>();
+        tests.add(dynamicTest(name + ": API registers the hosts and creates the volume", () ->
+        {
+            assertTrue(scenario.volume().getString("nguid", "").matches("[0-9a-fA-F]{32}"), "volume " + scenario.volume().encode());
+            assertEquals("nqn.2026-11.io.vvolgate:" + BIND_CONTAINER, scenario.endpointNqn(), "the container's protocol endpoint subsystem");
+        }));
+        for (final String checkpoint : BindScenario.CHECKPOINTS)
+        {
+            tests.add(dynamicTest(name + ": API at checkpoint " + checkpoint, () ->
+            {
+                final BindScenario.Action action = scenario.action(checkpoint).orElseThrow(() -> new AssertionError(
+                    report.checkpoints().contains(checkpoint)
+                        ? "the guest reached checkpoint " + checkpoint + " but its API action did not finish"
+                        : "the guest never reached checkpoint " + checkpoint + " (reached " + report.checkpoints() + ")"));
+                assertTrue(action.done(), checkpoint + ": " + action.detail() + "\nexchanges:\n" + String.join("\n", action.exchanges()));
+            }));
+        }
+        tests.add(dynamicTest(name + ": the host saw the NSIDs and NGUID the API answered", () ->
+        {
+            assertEquals(scenario.boundNsid("volume").map(String::valueOf).orElse("none"),
+                report.value("bound_volume_nsid").orElse("none"), "the volume's NSID: bind's answer vs the host's");
+            assertEquals(scenario.boundNsid("clone").map(String::valueOf).orElse("none"),
+                report.value("bound_clone_nsid").orElse("none"), "the clone's NSID: bind's answer vs the host's");
+            assertEquals(scenario.linkedClone().map(c -> c.getString("nguid", "").replace("-", "").toLowerCase()).orElse("none"),
+                report.value("clone_nguid").orElse("none"), "the clone's NGUID: the API's vs the host's");
+        }));
+        tests.add(dynamicTest(name + ": API shows the second host connected and never bound", () ->
+        {
+            final JsonObject host2 = scenario.host2AtEnd()
+                .orElseThrow(() -> new AssertionError("the second host was not read back (checkpoint unbind-clone)"));
+            assertTrue(host2.getBoolean("connected", false) && host2.getInteger("controllers", 0) >= 1,
+                "the second host should be connected while the guest holds its controller: " + host2.encode());
+            assertTrue(host2.getJsonArray("boundVvolIds", new JsonArray()).isEmpty(),
+                "the second host has bound volumes: " + host2.encode());
+        }));
+        return tests;
     }
 
     private String setUpRig(final Path runDir) throws IOException, InterruptedException
@@ -220,6 +365,38 @@ final class VirtualRigTest
         return config;
     }
 
+    /**
+     * Boot 3's config: a single-image container and no [[subsystem]], so the container's protocol endpoint
+     * subsystem is the only export: it admits only hosts registered through the API and shows each host
+     * only the volumes bound to it.
+     */
+    private static Path writeBindConfig(final Path config, final Path stateDir) throws IOException
+    {
+        Files.writeString(config, """
+            # Written by VirtualRigTest for one rig run (boot 3: bind through the API).
+            state_dir = "%s"
+
+            [api]
+            port = 0
+
+            [[listener]]
+            address = "127.0.0.1"
+            port = 0
+            kind = "io"
+
+            [[listener]]
+            address = "127.0.0.1"
+            port = 0
+            kind = "discovery"
+
+            [[container]]
+            name = "%s"
+            devices = ["rig-vvols.img"]
+            size = "1GiB"
+            """.formatted(stateDir, BIND_CONTAINER));
+        return config;
+    }
+
     private static ApplianceProcess startAppliance(final Path config, final Path log) throws IOException
     {
         final ApplianceProcess appliance = ApplianceProcess.start(config, log, READY_TIMEOUT);
@@ -245,6 +422,13 @@ final class VirtualRigTest
     }
 
     private static DynamicNode bootNode(final String name, final GuestBoot.Outcome outcome, final List<String> required)
+    {
+        return bootNode(name, outcome, required, List.of());
+    }
+
+    /** The boot's tests: it ran, its plan, each step, then {@code more}, then its overall result. */
+    private static DynamicNode bootNode(final String name, final GuestBoot.Outcome outcome, final List<String> required,
+        final List<DynamicNode> more)
     {
         final GuestReport report = outcome.report();
         final List<DynamicNode> tests = new ArrayList<>();
@@ -274,6 +458,7 @@ final class VirtualRigTest
                 }
             }));
         }
+        tests.addAll(more);
         tests.add(dynamicTest(name + ": RIG-RESULT PASS", () -> assertEquals("PASS", report.result().orElse("none"),
             name + " suite result" + where)));
         return dynamicContainer(name + " (" + outcome.elapsed().toSeconds() + "s)", tests.stream());
