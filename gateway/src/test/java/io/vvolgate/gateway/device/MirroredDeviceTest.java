@@ -443,74 +443,90 @@ class MirroredDeviceTest {
         survivor.close();
     }
 
+    /** Cut instants (operations after the resync starts) times seeds: each seed shuffles blocks and images differently. */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> resyncCuts() {
+        List<org.junit.jupiter.params.provider.Arguments> cases = new ArrayList<>();
+        for (int cutAt : new int[] {1, 2, 3, 5, 8, 12, 17, 25, 33, 40, 55, 70, 90, 110, 150, 200}) {
+            for (long seed = 1; seed <= 3; seed++) {
+                cases.add(org.junit.jupiter.params.provider.Arguments.of(cutAt, seed, seed == 2));
+            }
+        }
+        return cases.stream();
+    }
+
     /**
      * Power cuts at many instants of a resync with FUA writes going on: after the cut the mirror opens from
      * the two images, finishes (or restarts) the copy, and every acknowledged write reads back from both legs.
+     * With {@code inFlight} the operation at the cut reaches a leg's cache without being acknowledged.
      */
-    @Test
-    void aPowerCutDuringResyncLosesNoAcknowledgedWrite() throws Exception {
+    @ParameterizedTest(name = "cut at {0}, seed {1}, in flight {2}")
+    @org.junit.jupiter.params.provider.MethodSource("resyncCuts")
+    void aPowerCutDuringResyncLosesNoAcknowledgedWrite(int cutAt, long seed, boolean inFlight) throws Exception {
         int blocks = (int) (DATA / BLOCK);
-        for (int cutAt : new int[] {1, 5, 12, 25, 40, 70, 110}) {
-            PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
-            PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
-            MirroredDevice m = MirroredDevice.open(a, null, 4);
-            byte[] acked = new byte[(int) DATA];
-            Random rnd = new Random(cutAt);
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < blocks; i++) {
-                order.add(i);
-            }
-            java.util.Collections.shuffle(order, rnd);
-            int next = 0;
-            for (; next < 200; next++) {
-                byte[] data = pattern(BLOCK, order.get(next));
-                assertEquals(IoCompletion.OK, write(m, (long) order.get(next) * BLOCK, data, true));
-                System.arraycopy(data, 0, acked, order.get(next) * BLOCK, BLOCK);
-            }
-            PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
-            CompletableFuture<Void> done = m.replace(b);
-            power.cutAfterOperations(cutAt);
-            // Each block written once, FUA: an acknowledged block must read back, another may be old or new.
-            List<Integer> unacked = new ArrayList<>();
-            while (power.isOn() && next < blocks) {
-                int block = order.get(next++);
-                byte[] data = pattern(BLOCK, block);
-                if (write(m, (long) block * BLOCK, data, true) == IoCompletion.OK) {
-                    System.arraycopy(data, 0, acked, block * BLOCK, BLOCK);
-                } else {
-                    unacked.add(block);
-                }
-                if (done.isDone()) {
-                    break;
-                }
-            }
-            power.cutNow();
-            try {
-                done.get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException expected) {
-                // the copy was cut short
-            }
-            m.close();
-            PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
-            PowerCutDevice a2 = a.cut(rnd, imagePower);
-            PowerCutDevice b2 = b.cut(rnd, imagePower);
-            MirroredDevice reopened = MirroredDevice.open(b2, a2, 4);
-            reopened.resyncDone().get(30, TimeUnit.SECONDS); // a recorded resync resumes by itself
-            if (reopened.state() == MirroredDevice.State.DEGRADED) {
-                reopened.resync().get(30, TimeUnit.SECONDS);
-            }
-            assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), "cut at " + cutAt);
-            for (int block : unacked) {
-                // Whatever the cut left there is allowed; make the model agree with the mirror.
-                byte[] now = read(reopened, (long) block * BLOCK, BLOCK);
-                assertTrue(Arrays.equals(now, new byte[BLOCK]) || Arrays.equals(now, pattern(BLOCK, block)),
-                        "cut at " + cutAt + ": block " + block + " holds data nobody wrote");
-                System.arraycopy(now, 0, acked, block * BLOCK, BLOCK);
-            }
-            assertReadsBack(reopened, acked, "cut at " + cutAt);
-            assertLegHolds(a2, acked, "cut at " + cutAt + ", leg 0");
-            assertLegHolds(b2, acked, "cut at " + cutAt + ", leg 1");
-            reopened.close();
+        String what = "cut at " + cutAt + ", seed " + seed;
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, null, 4);
+        byte[] acked = new byte[(int) DATA];
+        Random rnd = new Random(cutAt * 1_000L + seed);
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < blocks; i++) {
+            order.add(i);
         }
+        java.util.Collections.shuffle(order, rnd);
+        int next = 0;
+        for (; next < 200; next++) {
+            byte[] data = pattern(BLOCK, order.get(next));
+            assertEquals(IoCompletion.OK, write(m, (long) order.get(next) * BLOCK, data, true));
+            System.arraycopy(data, 0, acked, order.get(next) * BLOCK, BLOCK);
+        }
+        PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+        CompletableFuture<Void> done = m.replace(b);
+        if (inFlight) {
+            power.cutDuringOperation(cutAt);
+        } else {
+            power.cutAfterOperations(cutAt);
+        }
+        // Each block written once, FUA: an acknowledged block must read back, another may be old or new.
+        List<Integer> unacked = new ArrayList<>();
+        while (power.isOn() && next < blocks) {
+            int block = order.get(next++);
+            byte[] data = pattern(BLOCK, block);
+            if (write(m, (long) block * BLOCK, data, true) == IoCompletion.OK) {
+                System.arraycopy(data, 0, acked, block * BLOCK, BLOCK);
+            } else {
+                unacked.add(block);
+            }
+            if (done.isDone()) {
+                break;
+            }
+        }
+        power.cutNow();
+        try {
+            done.get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException expected) {
+            // the copy was cut short
+        }
+        m.close();
+        PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a2 = a.cut(rnd, imagePower);
+        PowerCutDevice b2 = b.cut(rnd, imagePower);
+        MirroredDevice reopened = MirroredDevice.open(b2, a2, 4);
+        reopened.resyncDone().get(30, TimeUnit.SECONDS); // a recorded resync (or a repair) resumes by itself
+        if (reopened.state() == MirroredDevice.State.DEGRADED) {
+            reopened.resync().get(30, TimeUnit.SECONDS);
+        }
+        assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), what);
+        for (int block : unacked) {
+            // Whatever the cut left there is allowed; make the model agree with the mirror.
+            byte[] now = read(reopened, (long) block * BLOCK, BLOCK);
+            assertTrue(Arrays.equals(now, new byte[BLOCK]) || Arrays.equals(now, pattern(BLOCK, block)),
+                    what + ": block " + block + " holds data nobody wrote");
+            System.arraycopy(now, 0, acked, block * BLOCK, BLOCK);
+        }
+        assertReadsBack(reopened, acked, what);
+        assertLegHolds(a2, acked, what + ", leg 0");
+        assertLegHolds(b2, acked, what + ", leg 1");
+        reopened.close();
     }
 }
