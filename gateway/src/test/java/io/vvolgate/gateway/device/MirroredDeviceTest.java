@@ -2,6 +2,7 @@ package io.vvolgate.gateway.device;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.vvolgate.gateway.testing.DurabilityOracle;
 import io.vvolgate.gateway.testing.LeakFailingExtension;
 import io.vvolgate.gateway.testing.PowerCutDevice;
 import io.vvolgate.gateway.volume.Container;
@@ -12,20 +13,28 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -140,6 +149,105 @@ class MirroredDeviceTest {
         }
     }
 
+
+    /**
+     * A leg that logs, in one list shared with the other leg, every write and flush that reaches it, and whose
+     * flushes can be held back: a held flush neither reaches the medium nor completes until released.
+     */
+    static final class GatedDevice implements BlockDevice {
+        final MemoryBlockDevice medium = new MemoryBlockDevice(LEG, 512);
+        final String name;
+        final List<String> log;
+        private final List<Runnable> held = new ArrayList<>();
+        private boolean holding;
+
+        GatedDevice(String name, List<String> log) {
+            this.name = name;
+            this.log = log;
+        }
+
+        synchronized void holdFlushes() {
+            holding = true;
+        }
+
+        void releaseFlushes() {
+            List<Runnable> now;
+            synchronized (this) {
+                holding = false;
+                now = new ArrayList<>(held);
+                held.clear();
+            }
+            now.forEach(Runnable::run);
+        }
+
+        private static String area(long offset) {
+            return offset >= MirroredDevice.DATA_OFFSET ? "data" : offset >= MirroredDevice.BITMAP_OFFSET ? "bitmap" : "label";
+        }
+
+        @Override
+        public long size() {
+            return medium.size();
+        }
+
+        @Override
+        public int blockSize() {
+            return medium.blockSize();
+        }
+
+        @Override
+        public boolean volatileWriteCache() {
+            return true;
+        }
+
+        @Override
+        public <A> void read(long offset, int length, ByteBuf dst, A attachment, IoCompletion<A> completion) {
+            medium.read(offset, length, dst, attachment, completion);
+        }
+
+        @Override
+        public <A> void write(long offset, int length, ByteBuf src, boolean fua, A attachment, IoCompletion<A> completion) {
+            log.add(name + " " + area(offset));
+            medium.write(offset, length, src, fua, attachment, completion);
+        }
+
+        @Override
+        public <A> void writeZeroes(long offset, long length, boolean fua, A attachment, IoCompletion<A> completion) {
+            log.add(name + " " + area(offset));
+            medium.writeZeroes(offset, length, fua, attachment, completion);
+        }
+
+        @Override
+        public <A> void deallocate(long offset, long length, A attachment, IoCompletion<A> completion) {
+            log.add(name + " " + area(offset));
+            medium.deallocate(offset, length, attachment, completion);
+        }
+
+        @Override
+        public <A> void flush(A attachment, IoCompletion<A> completion) {
+            Runnable flush = () -> {
+                log.add(name + " flushed");
+                medium.flush(attachment, completion);
+            };
+            synchronized (this) {
+                if (holding) {
+                    held.add(flush);
+                    return;
+                }
+            }
+            flush.run();
+        }
+
+        @Override
+        public DeviceHealth health() {
+            return DeviceHealth.UNKNOWN;
+        }
+
+        @Override
+        public void close() {
+            medium.close();
+        }
+    }
+
     // --- synchronous helpers ---
 
     static final IoCompletion<CompletableFuture<Integer>> DONE = (f, errno) -> f.complete(errno);
@@ -233,6 +341,42 @@ class MirroredDeviceTest {
                 fail(what + ": leg data differs in the MiB at " + at);
             }
         }
+    }
+
+    /** A write through the device that the test does not wait for; the future completes with its errno. */
+    static CompletableFuture<Integer> writeAsync(BlockDevice d, long offset, byte[] data) {
+        ByteBuf src = Unpooled.wrappedBuffer(data);
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        d.write(offset, data.length, src, false, f, DONE);
+        return f.whenComplete((errno, e) -> src.release());
+    }
+
+    static Integer get(CompletableFuture<Integer> f) {
+        try {
+            return f.get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The first block of a leg's write-intent bitmap (the test mirrors have fewer than 32768 regions). */
+    static BitSet bitmapOf(BlockDevice leg) {
+        return BitSet.valueOf(read(leg, MirroredDevice.BITMAP_OFFSET, MirroredDevice.BITMAP_BLOCK));
+    }
+
+    /** Fails unless both legs hold the same bytes in the mirror's first {@code length} bytes. */
+    static void assertLegsEqual(BlockDevice a, BlockDevice b, long length, String what) {
+        for (long at = 0; at < length; at += MemoryBlockDevice.CHUNK_SIZE) {
+            int n = (int) Math.min(MemoryBlockDevice.CHUNK_SIZE, length - at);
+            if (!Arrays.equals(legData(a, at, n), legData(b, at, n))) {
+                fail(what + ": the legs differ in the MiB at " + at);
+            }
+        }
+    }
+
+    static void verify(DurabilityOracle oracle, BlockDevice d, String what) {
+        List<String> violations = oracle.check(DurabilityOracle.BlockReader.of(d));
+        assertTrue(violations.isEmpty(), what + ": " + violations.subList(0, Math.min(10, violations.size())));
     }
 
     // --- tests ---
@@ -339,7 +483,7 @@ class MirroredDeviceTest {
         // Two writers on disjoint blocks (even / odd), so the model stays exact whatever the interleaving.
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> writers = new ArrayList<>();
-        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
         CompletableFuture<Void> done;
         synchronized (model) {
             done = m.replace(fresh);
@@ -443,74 +587,490 @@ class MirroredDeviceTest {
         survivor.close();
     }
 
+    /** Cut instants (operations after the resync starts) times seeds: each seed shuffles blocks and images differently. */
+    static Stream<Arguments> resyncCuts() {
+        List<Arguments> cases = new ArrayList<>();
+        for (int cutAt : new int[] {1, 2, 3, 5, 8, 12, 17, 25, 33, 40, 55, 70, 90, 110, 150, 200}) {
+            for (long seed = 1; seed <= 3; seed++) {
+                cases.add(Arguments.of(cutAt, seed, seed == 2));
+            }
+        }
+        return cases.stream();
+    }
+
     /**
      * Power cuts at many instants of a resync with FUA writes going on: after the cut the mirror opens from
      * the two images, finishes (or restarts) the copy, and every acknowledged write reads back from both legs.
+     * With {@code inFlight} the operation at the cut reaches a leg's cache without being acknowledged.
+     */
+    @ParameterizedTest(name = "cut at {0}, seed {1}, in flight {2}")
+    @MethodSource("resyncCuts")
+    void aPowerCutDuringResyncLosesNoAcknowledgedWrite(int cutAt, long seed, boolean inFlight) throws Exception {
+        int blocks = (int) (DATA / BLOCK);
+        String what = "cut at " + cutAt + ", seed " + seed;
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, null, 4);
+        byte[] acked = new byte[(int) DATA];
+        Random rnd = new Random(cutAt * 1_000L + seed);
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < blocks; i++) {
+            order.add(i);
+        }
+        Collections.shuffle(order, rnd);
+        int next = 0;
+        for (; next < 200; next++) {
+            byte[] data = pattern(BLOCK, order.get(next));
+            assertEquals(IoCompletion.OK, write(m, (long) order.get(next) * BLOCK, data, true));
+            System.arraycopy(data, 0, acked, order.get(next) * BLOCK, BLOCK);
+        }
+        PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+        CompletableFuture<Void> done = m.replace(b);
+        if (inFlight) {
+            power.cutDuringOperation(cutAt);
+        } else {
+            power.cutAfterOperations(cutAt);
+        }
+        // Each block written once, FUA: an acknowledged block must read back, another may be old or new.
+        List<Integer> unacked = new ArrayList<>();
+        while (power.isOn() && next < blocks) {
+            int block = order.get(next++);
+            byte[] data = pattern(BLOCK, block);
+            if (write(m, (long) block * BLOCK, data, true) == IoCompletion.OK) {
+                System.arraycopy(data, 0, acked, block * BLOCK, BLOCK);
+            } else {
+                unacked.add(block);
+            }
+            if (done.isDone()) {
+                break;
+            }
+        }
+        power.cutNow();
+        try {
+            done.get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException expected) {
+            // the copy was cut short
+        }
+        m.close();
+        PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a2 = a.cut(rnd, imagePower);
+        PowerCutDevice b2 = b.cut(rnd, imagePower);
+        MirroredDevice reopened = MirroredDevice.open(b2, a2, 4);
+        reopened.resyncDone().get(30, TimeUnit.SECONDS); // a recorded resync (or a repair) resumes by itself
+        if (reopened.state() == MirroredDevice.State.DEGRADED) {
+            reopened.resync().get(30, TimeUnit.SECONDS);
+        }
+        assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), what);
+        for (int block : unacked) {
+            // Whatever the cut left there is allowed; make the model agree with the mirror.
+            byte[] now = read(reopened, (long) block * BLOCK, BLOCK);
+            assertTrue(Arrays.equals(now, new byte[BLOCK]) || Arrays.equals(now, pattern(BLOCK, block)),
+                    what + ": block " + block + " holds data nobody wrote");
+            System.arraycopy(now, 0, acked, block * BLOCK, BLOCK);
+        }
+        assertReadsBack(reopened, acked, what);
+        assertLegHolds(a2, acked, what + ", leg 0");
+        assertLegHolds(b2, acked, what + ", leg 1");
+        reopened.close();
+    }
+
+    // --- write-intent bitmap ---
+
+    /** Cut instants (operations counted on both legs, bitmap writes included) times seeds. */
+    static Stream<Arguments> inSyncCuts() {
+        List<Arguments> cases = new ArrayList<>();
+        for (int cutAt : new int[] {1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 17, 22, 30, 40, 55, 75, 100, 140, 200, 300}) {
+            for (long seed = 1; seed <= 2; seed++) {
+                cases.add(Arguments.of(cutAt, seed, (cutAt + seed) % 2 == 0));
+            }
+        }
+        return cases.stream();
+    }
+
+    /**
+     * An in-sync mirror under FUA and plain writes, write-zeroes, flushes and clearing passes loses the power
+     * at one instant: after reopening the two images and the repair, every write that was durable reads back,
+     * nothing else reads back but a version somebody wrote, and the two legs hold the same bytes.
+     */
+    @ParameterizedTest(name = "cut at {0}, seed {1}, in flight {2}")
+    @MethodSource("inSyncCuts")
+    void aPowerCutInSyncLosesNoDurableWriteAndLeavesTheLegsEqual(int cutAt, long seed, boolean inFlight) throws Exception {
+        String what = "cut at " + cutAt + ", seed " + seed;
+        Random rnd = new Random(seed * 7919 + cutAt);
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+        PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        long region = m.regionSize();
+        DurabilityOracle oracle = new DurabilityOracle(BLOCK);
+        // A history before the cut: some regions marked and then cleared, some still marked.
+        for (int i = 0; i < 40; i++) {
+            oracleWrite(m, oracle, (long) rnd.nextInt((int) (DATA / BLOCK)) * BLOCK, pattern(BLOCK, rnd.nextLong()), rnd.nextBoolean());
+        }
+        oracleFlush(m, oracle);
+        m.clearIdleRegions();
+        m.clearIdleRegions();
+        for (int i = 0; i < 10; i++) {
+            oracleWrite(m, oracle, (long) rnd.nextInt((int) (DATA / BLOCK)) * BLOCK, pattern(BLOCK, rnd.nextLong()), false);
+        }
+        if (inFlight) {
+            power.cutDuringOperation(cutAt);
+        } else {
+            power.cutAfterOperations(cutAt);
+        }
+        for (int i = 0; power.isOn(); i++) {
+            assertTrue(i < 10_000, what + ": the power never went off");
+            int dice = rnd.nextInt(20);
+            long offset = (long) rnd.nextInt((int) (DATA / BLOCK)) * BLOCK;
+            if (dice < 12) {
+                oracleWrite(m, oracle, offset, pattern(BLOCK, rnd.nextLong()), dice < 4);
+            } else if (dice < 14) {
+                // Across a region boundary: two regions, maybe one marked and one not.
+                long boundary = (1 + rnd.nextInt((int) (DATA / region) - 1)) * region;
+                oracleWrite(m, oracle, boundary - BLOCK, pattern(2 * BLOCK, rnd.nextLong()), dice == 12);
+            } else if (dice < 15) {
+                DurabilityOracle.Write w = oracle.submittedZeroes(offset, 2 * BLOCK);
+                boolean fua = rnd.nextBoolean();
+                int errno = await(f -> m.writeZeroes(offset, 2 * BLOCK, fua, f, DONE));
+                if (errno == IoCompletion.OK) {
+                    w.completed(fua);
+                } else {
+                    w.failed();
+                }
+            } else if (dice < 18) {
+                oracleFlush(m, oracle);
+            } else {
+                m.clearIdleRegions();
+            }
+        }
+        m.close();
+        PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a2 = a.cut(rnd, imagePower);
+        PowerCutDevice b2 = b.cut(rnd, imagePower);
+        MirroredDevice reopened = rnd.nextBoolean() ? MirroredDevice.open(a2, b2, 4, 0) : MirroredDevice.open(b2, a2, 4, 0);
+        reopened.resyncDone().get(30, TimeUnit.SECONDS);
+        assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), what);
+        verify(oracle, reopened, what);
+        assertLegsEqual(a2, b2, DATA, what);
+        reopened.close();
+    }
+
+    private static void oracleWrite(MirroredDevice m, DurabilityOracle oracle, long offset, byte[] data, boolean fua) {
+        DurabilityOracle.Write w = oracle.submitted(offset, data);
+        if (write(m, offset, data, fua) == IoCompletion.OK) {
+            w.completed(fua);
+        } else {
+            w.failed();
+        }
+    }
+
+    private static void oracleFlush(MirroredDevice m, DurabilityOracle oracle) {
+        DurabilityOracle.Flush f = oracle.flushSubmitted();
+        if (flush(m) == IoCompletion.OK) {
+            f.completed();
+        } else {
+            f.failed();
+        }
+    }
+
+    /**
+     * As the single-threaded cuts, with two writers and a thread that flushes and runs clearing passes, all at
+     * once: the bitmap's lock-free fast path, its queue and the clearing race each other when the power goes.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+    void aPowerCutUnderConcurrentWritesFlushesAndClearingLeavesTheLegsEqual(long seed) throws Exception {
+        Random rnd = new Random(seed);
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+        PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        DurabilityOracle oracle = new DurabilityOracle(BLOCK);
+        power.cutAfterOperations(200 + rnd.nextInt(3000));
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int w = 0; w < 2; w++) {
+            int parity = w;
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    Random mine = new Random(seed * 31 + parity);
+                    while (power.isOn()) {
+                        // Blocks of one parity per writer: a unit is never written by two at once.
+                        long offset = (long) (mine.nextInt((int) (DATA / BLOCK / 2)) * 2 + parity) * BLOCK;
+                        oracleWrite(m, oracle, offset, pattern(BLOCK, mine.nextLong()), mine.nextInt(4) == 0);
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }));
+        }
+        threads.add(Thread.ofPlatform().start(() -> {
+            try {
+                while (power.isOn()) {
+                    oracleFlush(m, oracle);
+                    m.clearIdleRegions();
+                }
+            } catch (Throwable e) {
+                errors.add(e);
+            }
+        }));
+        for (Thread t : threads) {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+            assertFalse(t.isAlive(), "seed " + seed + ": a thread is stuck");
+        }
+        assertTrue(errors.isEmpty(), errors.toString());
+        m.close();
+        PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a2 = a.cut(rnd, imagePower);
+        PowerCutDevice b2 = b.cut(rnd, imagePower);
+        MirroredDevice reopened = MirroredDevice.open(a2, b2, 4, 0);
+        reopened.resyncDone().get(30, TimeUnit.SECONDS);
+        assertEquals(MirroredDevice.State.IN_SYNC, reopened.state());
+        verify(oracle, reopened, "seed " + seed);
+        assertLegsEqual(a2, b2, DATA, "seed " + seed);
+        reopened.close();
+    }
+
+    @Test
+    void aCleanCloseLeavesNoDirtyRegionAndTheNextOpenCopiesNothing() throws Exception {
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+        PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        assertEquals(0, m.dirtyRegions(), "a new mirror starts clean");
+        assertTrue(bitmapOf(a).isEmpty() && bitmapOf(b).isEmpty());
+        byte[] model = new byte[(int) DATA];
+        writeRandom(m, model, new Random(41), 60, 41);
+        assertTrue(m.dirtyRegions() > 0);
+        assertFalse(bitmapOf(a).isEmpty(), "the written regions are marked on the legs");
+        m.close();
+        assertTrue(bitmapOf(a).isEmpty() && bitmapOf(b).isEmpty(), "a clean close clears the bitmap on both legs");
+
+        // Only what was made durable survives a cut now: the close left it all durable, cleared bits included.
+        MirroredDevice again = MirroredDevice.open(a.cutLosingAll(), b.cutLosingAll(), 4, 0);
+        assertTrue(again.resyncDone().isDone(), "no repair runs");
+        assertEquals(0, again.dirtyRegions());
+        assertEquals(new MirroredDevice.ResyncProgress(DATA, DATA), again.resyncProgress(), "nothing to copy");
+        assertEquals(0, again.counters().resyncBytes());
+        assertReadsBack(again, model, "after a clean close");
+        again.close();
+    }
+
+    /**
+     * The defect the bitmap fixes, made on purpose: a write in flight at the cut lands on leg 0 and not on
+     * leg 1. The reopened mirror copies the dirty regions, and only those, from leg 0 to leg 1.
      */
     @Test
-    void aPowerCutDuringResyncLosesNoAcknowledgedWrite() throws Exception {
-        int blocks = (int) (DATA / BLOCK);
-        for (int cutAt : new int[] {1, 5, 12, 25, 40, 70, 110}) {
-            PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
-            PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
-            MirroredDevice m = MirroredDevice.open(a, null, 4);
-            byte[] acked = new byte[(int) DATA];
-            Random rnd = new Random(cutAt);
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < blocks; i++) {
-                order.add(i);
-            }
-            java.util.Collections.shuffle(order, rnd);
-            int next = 0;
-            for (; next < 200; next++) {
-                byte[] data = pattern(BLOCK, order.get(next));
-                assertEquals(IoCompletion.OK, write(m, (long) order.get(next) * BLOCK, data, true));
-                System.arraycopy(data, 0, acked, order.get(next) * BLOCK, BLOCK);
-            }
-            PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
-            CompletableFuture<Void> done = m.replace(b);
-            power.cutAfterOperations(cutAt);
-            // Each block written once, FUA: an acknowledged block must read back, another may be old or new.
-            List<Integer> unacked = new ArrayList<>();
-            while (power.isOn() && next < blocks) {
-                int block = order.get(next++);
-                byte[] data = pattern(BLOCK, block);
-                if (write(m, (long) block * BLOCK, data, true) == IoCompletion.OK) {
-                    System.arraycopy(data, 0, acked, block * BLOCK, BLOCK);
+    void afterAnUncleanStopOnlyTheDirtyRegionsAreCopiedAndTheLegsAgreeAgain() throws Exception {
+        long legSize = (256L << 20) + MirroredDevice.DATA_OFFSET;
+        PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+        PowerCutDevice a = new PowerCutDevice(legSize, 512, power);
+        PowerCutDevice b = new PowerCutDevice(legSize, 512, power);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        long region = m.regionSize();
+        long size = m.size();
+        assertEquals(IoCompletion.OK, write(m, 3 * region, pattern(BLOCK, 1), true));
+        assertEquals(IoCompletion.OK, write(m, 70 * region + 8 * BLOCK, pattern(BLOCK, 2), false));
+        assertEquals(IoCompletion.OK, flush(m));
+        // Region 200 is clean: its bit goes to both legs (write + flush each), then the data to leg 0, then
+        // to leg 1, where the power fails with the write in flight.
+        long divergent = 200 * region + 5 * BLOCK;
+        power.cutDuringOperation(6);
+        assertEquals(IoCompletion.EIO, write(m, divergent, pattern(BLOCK, 3), true));
+        assertFalse(power.isOn());
+        m.close();
+        PowerCutDevice a2 = a.cutKeepingAll();
+        PowerCutDevice b2 = b.cutLosingAll();
+        assertArrayEquals(pattern(BLOCK, 3), legData(a2, divergent, BLOCK), "the write landed on leg 0");
+        assertArrayEquals(new byte[BLOCK], legData(b2, divergent, BLOCK), "and not on leg 1");
+
+        MirroredDevice reopened = MirroredDevice.open(b2, a2, 4, 0);
+        assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), "a repair keeps the mirror in sync");
+        reopened.resyncDone().get(30, TimeUnit.SECONDS);
+        assertEquals(3 * region, reopened.counters().resyncBytes(), "the three dirty regions and nothing else");
+        assertTrue(3 * region * 50 < size);
+        assertEquals(new MirroredDevice.ResyncProgress(size, size), reopened.resyncProgress());
+        assertArrayEquals(pattern(BLOCK, 3), read(reopened, divergent, BLOCK), "the host sees leg 0's version");
+        assertArrayEquals(pattern(BLOCK, 3), legData(b2, divergent, BLOCK), "and leg 1 now holds it too");
+        assertLegsEqual(a2, b2, size, "after the repair");
+
+        // Repaired and idle, the regions are cleared like any other; a clean close then leaves nothing to do.
+        assertEquals(3, reopened.dirtyRegions());
+        assertEquals(3, reopened.clearIdleRegions());
+        assertEquals(0, reopened.dirtyRegions());
+        reopened.close();
+        MirroredDevice third = MirroredDevice.open(a2, b2, 4, 0);
+        third.resyncDone().get(30, TimeUnit.SECONDS);
+        assertEquals(0, third.counters().resyncBytes());
+        third.close();
+    }
+
+    @Test
+    void aWriteToACleanRegionIsSentOnlyOnceItsBitIsDurableOnBothLegs() {
+        List<String> log = Collections.synchronizedList(new ArrayList<>());
+        GatedDevice a = new GatedDevice("leg0", log);
+        GatedDevice b = new GatedDevice("leg1", log);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        long at = 3 * m.regionSize();
+        log.clear();
+        b.holdFlushes();
+        CompletableFuture<Integer> first = writeAsync(m, at, pattern(BLOCK, 5));
+        assertFalse(first.isDone(), "not acknowledged while leg 1 has not made the bit durable");
+        assertFalse(log.contains("leg0 data") || log.contains("leg1 data"), "no data sent yet: " + log);
+        assertTrue(bitmapOf(a).get(3) && log.contains("leg0 flushed"), "leg 0 holds the bit durably: " + log);
+        assertEquals(1, m.counters().bitmapWaits());
+
+        b.releaseFlushes();
+        assertEquals(IoCompletion.OK, get(first));
+        int lastBitmapFlush = Math.max(log.indexOf("leg0 flushed"), log.indexOf("leg1 flushed"));
+        assertTrue(lastBitmapFlush >= 0 && log.indexOf("leg0 data") > lastBitmapFlush
+                && log.indexOf("leg1 data") > lastBitmapFlush, "data only after both flushes: " + log);
+        assertTrue(bitmapOf(a).get(3) && bitmapOf(b).get(3));
+
+        // The region is marked now: the next write goes straight through, whatever the legs' flushes do.
+        long bitmapWrites = m.counters().bitmapWrites();
+        b.holdFlushes();
+        assertEquals(IoCompletion.OK, write(m, at + BLOCK, pattern(BLOCK, 6), false));
+        assertEquals(bitmapWrites, m.counters().bitmapWrites());
+        b.releaseFlushes();
+        m.close();
+    }
+
+    /**
+     * The same promise with power cuts instead of held flushes: at each instant of a write to a clean region,
+     * if its data reached a leg at all (even just its cache), the region's bit is durable on both legs.
+     */
+    @Test
+    void noDataReachesALegBeforeItsBitIsDurableOnBoth() {
+        int landed = 0;
+        for (int n = 1; n <= 8; n++) {
+            for (boolean inFlight : new boolean[] {false, true}) {
+                PowerCutDevice.PowerDomain power = new PowerCutDevice.PowerDomain();
+                PowerCutDevice a = new PowerCutDevice(LEG, 512, power);
+                PowerCutDevice b = new PowerCutDevice(LEG, 512, power);
+                MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+                int region = 5;
+                long at = region * m.regionSize();
+                if (inFlight) {
+                    power.cutDuringOperation(n);
                 } else {
-                    unacked.add(block);
+                    power.cutAfterOperations(n);
                 }
-                if (done.isDone()) {
-                    break;
+                write(m, at, pattern(BLOCK, n), false);
+                power.cutNow();
+                m.close();
+                boolean reached = Arrays.equals(pattern(BLOCK, n), legData(a.cutKeepingAll(), at, BLOCK))
+                        || Arrays.equals(pattern(BLOCK, n), legData(b.cutKeepingAll(), at, BLOCK));
+                if (reached) {
+                    landed++;
+                    assertTrue(bitmapOf(a.cutLosingAll()).get(region) && bitmapOf(b.cutLosingAll()).get(region),
+                            "cut at " + n + (inFlight ? " (in flight)" : "") + ": data on a leg without a durable bit");
                 }
             }
-            power.cutNow();
-            try {
-                done.get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException expected) {
-                // the copy was cut short
-            }
-            m.close();
-            PowerCutDevice.PowerDomain imagePower = new PowerCutDevice.PowerDomain();
-            PowerCutDevice a2 = a.cut(rnd, imagePower);
-            PowerCutDevice b2 = b.cut(rnd, imagePower);
-            MirroredDevice reopened = MirroredDevice.open(b2, a2, 4);
-            reopened.resyncDone().get(30, TimeUnit.SECONDS); // a recorded resync resumes by itself
-            if (reopened.state() == MirroredDevice.State.DEGRADED) {
-                reopened.resync().get(30, TimeUnit.SECONDS);
-            }
-            assertEquals(MirroredDevice.State.IN_SYNC, reopened.state(), "cut at " + cutAt);
-            for (int block : unacked) {
-                // Whatever the cut left there is allowed; make the model agree with the mirror.
-                byte[] now = read(reopened, (long) block * BLOCK, BLOCK);
-                assertTrue(Arrays.equals(now, new byte[BLOCK]) || Arrays.equals(now, pattern(BLOCK, block)),
-                        "cut at " + cutAt + ": block " + block + " holds data nobody wrote");
-                System.arraycopy(now, 0, acked, block * BLOCK, BLOCK);
-            }
-            assertReadsBack(reopened, acked, "cut at " + cutAt);
-            assertLegHolds(a2, acked, "cut at " + cutAt + ", leg 0");
-            assertLegHolds(b2, acked, "cut at " + cutAt + ", leg 1");
-            reopened.close();
         }
+        assertTrue(landed >= 4, "the cuts reached the data writes " + landed + " times");
+    }
+
+    @Test
+    void idleRegionsAreClearedLazilyAndAWriteMarksItsRegionAgain() {
+        MemoryBlockDevice a = new MemoryBlockDevice(LEG, 512);
+        MemoryBlockDevice b = new MemoryBlockDevice(LEG, 512);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        long region = m.regionSize();
+        assertEquals(IoCompletion.OK, write(m, 0, pattern(BLOCK, 1), false));
+        assertEquals(IoCompletion.OK, write(m, region, pattern(BLOCK, 2), false));
+        long bitmapWrites = m.counters().bitmapWrites();
+        for (int i = 0; i < 50; i++) {
+            assertEquals(IoCompletion.OK, write(m, (long) (i % 8) * BLOCK, pattern(BLOCK, 10 + i), i % 2 == 0));
+        }
+        assertEquals(bitmapWrites, m.counters().bitmapWrites(), "writes to marked regions write no bitmap");
+        assertEquals(2, m.dirtyRegions());
+
+        assertEquals(0, m.clearIdleRegions(), "both were written since the last look");
+        assertEquals(IoCompletion.OK, write(m, BLOCK, pattern(BLOCK, 3), false)); // region 0 stays busy
+        assertEquals(1, m.clearIdleRegions(), "region 1 was idle for a whole pass");
+        assertEquals(1, m.dirtyRegions());
+        BitSet expected = new BitSet();
+        expected.set(0);
+        assertEquals(expected, bitmapOf(a));
+        assertEquals(expected, bitmapOf(b));
+        assertEquals(1, m.clearIdleRegions());
+        assertTrue(bitmapOf(a).isEmpty() && bitmapOf(b).isEmpty());
+
+        long waits = m.counters().bitmapWaits();
+        assertEquals(IoCompletion.OK, write(m, region + BLOCK, pattern(BLOCK, 4), false));
+        assertEquals(waits + 1, m.counters().bitmapWaits(), "a cleared region is marked again before a write");
+        assertTrue(bitmapOf(a).get(1) && bitmapOf(b).get(1));
+        assertArrayEquals(pattern(BLOCK, 4), read(m, region + BLOCK, BLOCK));
+        m.close();
+    }
+
+    /** A bit is cleared on disk only after both legs are flushed, and a write arriving meanwhile waits for it again. */
+    @Test
+    void aClearedBitReachesTheLegsOnlyAfterBothAreFlushedAndANewWriteWaitsForItsBit() {
+        List<String> log = Collections.synchronizedList(new ArrayList<>());
+        GatedDevice a = new GatedDevice("leg0", log);
+        GatedDevice b = new GatedDevice("leg1", log);
+        MirroredDevice m = MirroredDevice.open(a, b, 4, 0);
+        long at = 2 * m.regionSize();
+        assertEquals(IoCompletion.OK, write(m, at, pattern(BLOCK, 1), false));
+        assertEquals(0, m.clearIdleRegions());
+        log.clear();
+        b.holdFlushes();
+        assertEquals(1, m.clearIdleRegions());
+        assertFalse(log.contains("leg0 bitmap") || log.contains("leg1 bitmap"), "no bit cleared before both flushes: " + log);
+        assertTrue(bitmapOf(a).get(2) && bitmapOf(b).get(2));
+
+        CompletableFuture<Integer> next = writeAsync(m, at + BLOCK, pattern(BLOCK, 2));
+        assertFalse(next.isDone(), "a write to the region being cleared waits for its bit");
+        assertFalse(log.contains("leg0 data") || log.contains("leg1 data"));
+        b.releaseFlushes();
+        assertEquals(IoCompletion.OK, get(next));
+        assertTrue(bitmapOf(a).get(2) && bitmapOf(b).get(2), "set again for the new write");
+        assertTrue(log.lastIndexOf("leg0 bitmap") < log.indexOf("leg0 data")
+                && log.lastIndexOf("leg1 bitmap") < log.indexOf("leg1 data"), log.toString());
+        assertEquals(1, m.dirtyRegions());
+        m.close();
+        assertTrue(bitmapOf(a).isEmpty() && bitmapOf(b).isEmpty());
+    }
+
+    /**
+     * Legs last written by a version without the bitmap (region shift 0 in the labels, anything in the bitmap
+     * area): nothing says where they agree, so the first open repairs all of it, once.
+     */
+    @Test
+    void legsLabelledWithoutABitmapAreRepairedWholeOnce() throws Exception {
+        MemoryBlockDevice a = new MemoryBlockDevice(LEG, 512);
+        MemoryBlockDevice b = new MemoryBlockDevice(LEG, 512);
+        MirroredDevice m = MirroredDevice.open(a, b);
+        byte[] model = new byte[(int) DATA];
+        writeRandom(m, model, new Random(51), 30, 51);
+        m.close();
+        for (MemoryBlockDevice leg : new MemoryBlockDevice[] {a, b}) {
+            MirroredDevice.Label now = label(leg);
+            MirroredDevice.Label old = new MirroredDevice.Label(now.mirrorId(), now.legIndex(), now.generation() + 1,
+                    now.size(), now.blockSize(), now.state0(), now.state1(), now.watermark(), 0);
+            ByteBuf raw = Unpooled.buffer(MirroredDevice.Label.SIZE);
+            old.writeTo(raw);
+            byte[] bytes = new byte[MirroredDevice.Label.SIZE];
+            raw.getBytes(0, bytes);
+            raw.release();
+            assertEquals(IoCompletion.OK, write(leg, MirroredDevice.Label.copyOffset(old.generation()), bytes, true));
+        }
+        // What an old version left in the bitmap area means nothing.
+        assertEquals(IoCompletion.OK, write(b, MirroredDevice.BITMAP_OFFSET, pattern(MirroredDevice.BITMAP_BLOCK, 52), true));
+
+        MirroredDevice upgraded = MirroredDevice.open(a, b);
+        upgraded.resyncDone().get(30, TimeUnit.SECONDS);
+        assertEquals(DATA, upgraded.counters().resyncBytes(), "all of it");
+        int shift = Long.numberOfTrailingZeros(upgraded.regionSize());
+        assertEquals(shift, label(a).regionShift(), "the labels vouch for the bitmap now");
+        assertEquals(shift, label(b).regionShift());
+        assertReadsBack(upgraded, model, "after the upgrade");
+        upgraded.close();
+        assertTrue(bitmapOf(a).isEmpty() && bitmapOf(b).isEmpty());
+        MirroredDevice again = MirroredDevice.open(a, b);
+        assertEquals(0, again.counters().resyncBytes(), "once");
+        again.close();
     }
 }
