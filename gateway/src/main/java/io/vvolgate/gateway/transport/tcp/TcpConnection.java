@@ -783,7 +783,9 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
             ByteBuf header = alloc().directBuffer(pdo);
             C2HDataPdu.writeHeader(header, flags, request.cid(), 0, offset, n, pdo, headerDigest, dataDigest, crc);
             write(header);
-            ByteBuf slice = data.retainedSlice(data.readerIndex() + offset, n);
+            // The common case, all data in one PDU: the buffer itself goes out (one more reference, no slice).
+            ByteBuf slice = offset == 0 && n == data.readableBytes() ? data.retain()
+                    : data.retainedSlice(data.readerIndex() + offset, n);
             int digest = dataDigest ? PduHeader.crc32c(crc, slice, slice.readerIndex(), n) : 0;
             write(slice);
             if (dataDigest) {
