@@ -2,9 +2,9 @@ package io.vvolgate.gateway.fabrics;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.vvolgate.gateway.device.BlockDevice;
 import io.vvolgate.gateway.device.IoCompletion;
+import io.vvolgate.gateway.io.DataBuffers;
 import io.vvolgate.gateway.io.IoReactor;
 import io.vvolgate.gateway.nvme.Opcodes;
 import io.vvolgate.gateway.nvme.Status;
@@ -147,7 +147,7 @@ final class NamespaceIo implements IoReactor.Work {
 
     private void compare(NvmeRequest r) {
         int length = blocks(r) << ns.blockShift();
-        ByteBuf media = PooledByteBufAllocator.DEFAULT.directBuffer(length, length);
+        ByteBuf media = DataBuffers.ALLOCATOR.directBuffer(length, length);
         r.coreContext = new CompareState(this, r, media, null);
         device.read(slba(r) << ns.blockShift(), length, media, (CompareState) r.coreContext, COMPARE_READ_DONE);
     }
@@ -385,7 +385,7 @@ final class NamespaceIo implements IoReactor.Work {
         fusedEnd[fusedCount] = pair.last;
         fusedCount++;
         int length = blocks(pair.compare) << ns.blockShift();
-        ByteBuf media = PooledByteBufAllocator.DEFAULT.directBuffer(length, length);
+        ByteBuf media = DataBuffers.ALLOCATOR.directBuffer(length, length);
         CompareState state = new CompareState(this, pair.compare, media, pair);
         device.read(pair.first << ns.blockShift(), length, media, state, COMPARE_READ_DONE);
     }
