@@ -11,14 +11,21 @@ import java.util.List;
  * @param stateDir   where identities and relative file images live
  * @param ioThreads  data-plane I/O threads
  * @param containers storage containers, in file order
+ * @param fileIo     how file namespaces and container devices do I/O: {@code io_uring} or {@code blocking}
  */
 public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
-                              List<Container> containers, List<Subsystem> subsystems) {
+                              List<Container> containers, List<Subsystem> subsystems, String fileIo) {
 
     public ApplianceConfig {
         listeners = List.copyOf(listeners);
         containers = List.copyOf(containers);
         subsystems = List.copyOf(subsystems);
+    }
+
+    /** A configuration with the default file I/O backend (io_uring). */
+    public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
+                           List<Container> containers, List<Subsystem> subsystems) {
+        this(source, stateDir, ioThreads, listeners, containers, subsystems, "io_uring");
     }
 
     /** A configuration without storage containers. */
