@@ -17,7 +17,7 @@
 # APPLIANCE_CPU (0), LOAD_CPU (1), BENCH_DIR (where the config, images and logs go; a new temp dir),
 # FILE_IO (the file namespace's backend, config key file_io: io_uring or blocking; io_uring),
 # APPLIANCE_OPTS (extra JVM options of the appliance, e.g. -Dvvolgate.tcp.transport=io_uring),
-# CONNECTIONS (I/O queues of the load generator, 1).
+# CONNECTIONS (I/O queues of the load generator, 1), ROUNDS (fio mode: alternations, 3).
 # Bounded: suite is 2 x (8 runs x (WARMUP + DURATION) + prefill), about 3 minutes with the defaults.
 set -euo pipefail
 
@@ -50,19 +50,27 @@ fio_mode() {
     machine
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
     run_fio() {
-        echo "fio: 4 KiB randread QD32, io_uring, O_DIRECT, on $file (1 GiB), pinned to CPU $LOAD_CPU, ${DURATION}s"
         fio --name=randread --filename="$file" --size=1g --ioengine=io_uring --direct=1 --rw=randread --bs=4k \
             --iodepth=32 --runtime="$DURATION" --ramp_time="$WARMUP" --time_based --cpus_allowed="$LOAD_CPU" \
-            --group_reporting --output-format=normal | grep -E 'IOPS=|clat \(|lat \(|^ +\| +(50|99)\.|cpu'
+            --group_reporting --output-format=normal > "$dir/fio.out"
+        echo "fio      randread bs=4096 qd=32 $(grep -oE 'IOPS=[0-9.]+k?' "$dir/fio.out" | head -1)" \
+             "lat avg $(sed -nE 's/^ +lat \((usec|msec)\):.*avg=([0-9.]+).*/\2 \1/p' "$dir/fio.out" | head -1)" \
+             "cpu $(sed -nE 's/^ +cpu +: (usr=[0-9.]+%, sys=[0-9.]+%).*/\1/p' "$dir/fio.out")"
     }
-    run_fio
-    echo "vvolgate: IoUringBlockDevice alone (DeviceBenchmark), same file, 4 KiB randread QD32, pinned to CPU $LOAD_CPU"
-    taskset -c "$LOAD_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.gateway.device.bench.DeviceBenchmark \
-        --path "$file" --size 1g --backend io_uring --pattern randread --bs 4k --qd 32 \
-        --duration "$DURATION" --warmup "$WARMUP"
+    run_ours() {
+        taskset -c "$LOAD_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.gateway.device.bench.DeviceBenchmark \
+            --path "$file" --size 1g --backend io_uring --pattern randread --bs 4k --qd 32 \
+            --duration "$DURATION" --warmup "$WARMUP" | grep -v '^device:'
+    }
+    echo "fio (io_uring engine) and DeviceBenchmark (IoUringBlockDevice), 4 KiB randread QD32 O_DIRECT, the same 1 GiB"
+    echo "file $file, each pinned to CPU $LOAD_CPU, ${DURATION}s after ${WARMUP}s; alternated ${ROUNDS:-3} times, fio last too"
+    for _ in $(seq 1 "${ROUNDS:-3}"); do
+        run_fio
+        run_ours
+    done
     run_fio
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    rm -f "$file"
+    rm -f "$file" "$dir/fio.out"
     [ -n "${BENCH_DIR:-}" ] || rmdir "$dir"
 }
 
@@ -124,6 +132,7 @@ trap stop_appliance EXIT
 
 # start_appliance [JVM options...]: serves bench.toml pinned to APPLIANCE_CPU; sets APPLIANCE_PID and PORT.
 start_appliance() {
+    rm -f "$WORK/appliance.out" "$WORK/appliance.err" # else the wait below may read the previous run's lines
     # shellcheck disable=SC2086
     taskset -c "$APPLIANCE_CPU" "$JAVA" "${JVM_FLAGS[@]}" ${APPLIANCE_OPTS:-} "$@" -cp "$CP" io.vvolgate.control.Main serve \
         --config "$WORK/bench.toml" > "$WORK/appliance.out" 2> "$WORK/appliance.err" &
@@ -141,7 +150,7 @@ start_appliance() {
 load() {
     taskset -c "$LOAD_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.gateway.host.bench.LoadGenerator \
         --address 127.0.0.1 --port "$PORT" --nqn "$NQN" --region "$REGION" --duration "$DURATION" --warmup "$WARMUP" \
-        --connections "${CONNECTIONS:-1}" "$@"
+        --connections "${CONNECTIONS:-1}" --target-pid "$APPLIANCE_PID" "$@"
 }
 
 machine
