@@ -8,6 +8,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SelectStrategy;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.Epoll;
@@ -67,6 +68,13 @@ public final class TcpTransport implements AutoCloseable {
     /** The socket transports {@link #NATIVE_TRANSPORT_PROPERTY} can name. */
     public enum SocketTransport { EPOLL, IO_URING, NIO }
 
+    /**
+     * System property: {@code true} makes epoll event loops poll (spin on {@code epoll_wait} with no timeout) instead
+     * of sleeping until the kernel wakes them, as SPDK's reactors poll. Each event loop then takes a whole core, all
+     * the time; in exchange no I/O waits for a thread wake-up. Off by default.
+     */
+    public static final String BUSY_POLL_PROPERTY = "vvolgate.tcp.busy_poll";
+
     private final SocketTransport socketTransport;
     private final Set<TcpConnection> connections = ConcurrentHashMap.newKeySet();
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
@@ -83,7 +91,9 @@ public final class TcpTransport implements AutoCloseable {
         this.socketTransport = available(requestedTransport());
         IoHandlerFactory ioHandler = switch (socketTransport) {
             case IO_URING -> IoUringIoHandler.newFactory();
-            case EPOLL -> EpollIoHandler.newFactory();
+            case EPOLL -> Boolean.getBoolean(BUSY_POLL_PROPERTY)
+                    ? EpollIoHandler.newFactory(0, () -> (selectSupplier, hasTasks) -> SelectStrategy.BUSY_WAIT)
+                    : EpollIoHandler.newFactory();
             case NIO -> NioIoHandler.newFactory();
         };
         this.serverChannelClass = switch (socketTransport) {
@@ -92,8 +102,9 @@ public final class TcpTransport implements AutoCloseable {
             case NIO -> NioServerSocketChannel.class;
         };
         this.group = new MultiThreadIoEventLoopGroup(eventLoopThreads, new DefaultThreadFactory("nvme-tcp", true), ioHandler);
-        LOG.log(System.Logger.Level.INFO, "NVMe/TCP transport on {0} with {1} event loop(s)",
-                socketTransport.name().toLowerCase(Locale.ROOT), eventLoopThreads);
+        LOG.log(System.Logger.Level.INFO, "NVMe/TCP transport on {0} with {1} event loop(s){2}",
+                socketTransport.name().toLowerCase(Locale.ROOT), eventLoopThreads,
+                socketTransport == SocketTransport.EPOLL && Boolean.getBoolean(BUSY_POLL_PROPERTY) ? ", busy polling" : "");
     }
 
     /** The socket transport in use (after any fallback). */
