@@ -17,7 +17,11 @@ public final class DataBuffers {
     /** Alignment of every buffer's memory address; 4096 satisfies every logical sector size in use. */
     public static final int ALIGNMENT = 4096;
 
-    private static final boolean ALIGNED = PooledByteBufAllocator.isDirectMemoryCacheAlignmentSupported();
+    /** System property: {@code true} takes data buffers from Netty's default pooled allocator, unaligned. */
+    public static final String UNALIGNED_PROPERTY = "vvolgate.data_buffers.unaligned";
+
+    private static final boolean ALIGNED = PooledByteBufAllocator.isDirectMemoryCacheAlignmentSupported()
+            && !Boolean.getBoolean(UNALIGNED_PROPERTY);
 
     /** The allocator; any thread (per-thread caches inside). */
     public static final ByteBufAllocator ALLOCATOR = ALIGNED
