@@ -8,6 +8,7 @@ import io.vvolgate.gateway.Gateway;
 import io.vvolgate.gateway.GatewayException;
 import io.vvolgate.gateway.GatewaySpec;
 import io.vvolgate.gateway.NamespaceConflictException;
+import io.vvolgate.gateway.device.FileDevices;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -119,6 +120,7 @@ public final class Appliance implements AutoCloseable {
             }
             Gateway gateway;
             try {
+                System.setProperty(FileDevices.PROPERTY, config.fileIo()); // read when Gateway.start opens file devices
                 gateway = Gateway.start(spec(config, identities, stored.registeredHosts(), stored.bindings()));
             } catch (NamespaceConflictException e) {
                 release(lock);

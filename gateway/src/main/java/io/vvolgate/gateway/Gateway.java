@@ -3,7 +3,7 @@ package io.vvolgate.gateway;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vvolgate.gateway.device.BlockDevice;
-import io.vvolgate.gateway.device.FileBlockDevice;
+import io.vvolgate.gateway.device.FileDevices;
 import io.vvolgate.gateway.device.IoCompletion;
 import io.vvolgate.gateway.device.MemoryBlockDevice;
 import io.vvolgate.gateway.device.MirroredDevice;
@@ -233,7 +233,7 @@ public final class Gateway implements AutoCloseable {
                     throw new GatewayException(what + ": image " + path + " does not exist and no size is given to create it");
                 }
                 try {
-                    legs.add(FileBlockDevice.open(path, size, 512));
+                    legs.add(FileDevices.open(path, size, 512));
                 } catch (IOException | IllegalArgumentException e) {
                     throw new GatewayException("cannot open " + path + " for " + what + ": " + reason(e), e);
                 }
@@ -417,7 +417,7 @@ public final class Gateway implements AutoCloseable {
             case GatewaySpec.MemoryDevice m -> new MemoryBlockDevice(m.size(), n.blockSize());
             case GatewaySpec.FileDevice f -> {
                 try {
-                    yield FileBlockDevice.open(f.path(), f.size(), n.blockSize());
+                    yield FileDevices.open(f.path(), f.size(), n.blockSize());
                 } catch (IOException e) {
                     throw new GatewayException("cannot open " + f.path() + " for namespace " + n.nsid() + ": " + reason(e), e);
                 }

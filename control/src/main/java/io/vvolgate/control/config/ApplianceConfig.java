@@ -11,17 +11,19 @@ import java.util.List;
  * @param stateDir   where identities and relative file images live
  * @param ioThreads  data-plane I/O threads
  * @param containers storage containers, in file order
+ * @param fileIo     how file namespaces and container devices do I/O: {@code io_uring} or {@code blocking}
+ * @param api        where the REST API, the console and {@code /metrics} listen
  */
 public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
-                              List<Container> containers, List<Subsystem> subsystems, Api api) {
+                              List<Container> containers, List<Subsystem> subsystems, String fileIo, Api api) {
 
     /** The default API listener: loopback, port 8080, plain HTTP. */
     public static final Api DEFAULT_API = new Api("127.0.0.1", 8080, null, null, 0);
 
     /** A configuration with the default API listener. */
     public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners, List<Container> containers,
-                           List<Subsystem> subsystems) {
-        this(source, stateDir, ioThreads, listeners, containers, subsystems, DEFAULT_API);
+                           List<Subsystem> subsystems, String fileIo) {
+        this(source, stateDir, ioThreads, listeners, containers, subsystems, fileIo, DEFAULT_API);
     }
 
     /**
@@ -47,6 +49,12 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
         listeners = List.copyOf(listeners);
         containers = List.copyOf(containers);
         subsystems = List.copyOf(subsystems);
+    }
+
+    /** A configuration with the default file I/O backend (io_uring). */
+    public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
+                           List<Container> containers, List<Subsystem> subsystems) {
+        this(source, stateDir, ioThreads, listeners, containers, subsystems, "io_uring");
     }
 
     /** A configuration without storage containers. */

@@ -186,11 +186,20 @@ class ConfigParserTest {
         assertRefused(valid("block_size = 4096", "blok_size = 4096"),
                 "vvolgate.toml:27: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)");
         assertRefused(valid("io_threads = 3", "io_threads = 3\nlog_level = \"debug\""),
-                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: api, container, io_threads, listener, state_dir, subsystem)");
+                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: api, container, file_io, io_threads, listener, state_dir, subsystem)");
         assertRefused(valid("kind = \"io\"", "kind = \"io\"\ntls = true"),
                 "vvolgate.toml:8: unknown key \"tls\" in [[listener]] (allowed: address, kind, port)");
         assertRefused(valid("model = \"vvolgate demo\"", "modle = \"x\""),
                 "vvolgate.toml:17: unknown key \"modle\" in [[subsystem]] (did you mean \"model\"?)");
+    }
+
+    @Test
+    void fileIoChoosesTheFileBackendAndDefaultsToIoUring() throws ConfigException {
+        assertEquals("io_uring", parse(VALID).fileIo());
+        assertEquals("blocking", parse(valid("io_threads = 3", "io_threads = 3\nfile_io = \"blocking\"")).fileIo());
+        assertEquals("io_uring", parse(valid("io_threads = 3", "io_threads = 3\nfile_io = \"io_uring\"")).fileIo());
+        assertRefused(valid("io_threads = 3", "io_threads = 3\nfile_io = \"aio\""),
+                "vvolgate.toml:3: file_io must be \"io_uring\" or \"blocking\", not \"aio\"");
     }
 
     @Test

@@ -48,6 +48,16 @@ public interface BlockDevice extends AutoCloseable {
     /** Makes every write completed before this call durable. */
     <A> void flush(A attachment, IoCompletion<A> completion);
 
+    /**
+     * True if every operation completes, handler called, on the calling thread before the call returns, and
+     * any thread may call at once (a memory device). The target then runs reads and writes on the thread that
+     * received them, without handing them to a device reactor. False by default: a device with its own
+     * completion threads (io_uring, SPDK) or one that blocks must not say true.
+     */
+    default boolean completesInline() {
+        return false;
+    }
+
     /** True if writes are refused (a snapshot): Identify Namespace then says the namespace is write protected. */
     default boolean readOnly() {
         return false;

@@ -4,7 +4,7 @@ import io.netty.buffer.ByteBuf;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -29,8 +29,14 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Chunks come from {@link Arena#ofAuto()}: a dropped chunk is freed by the garbage collector once no
  * in-flight operation still holds it. An explicitly closed arena would free it at once, but a read racing
  * a deallocate of the same chunk (a host bug, yet a legal one) would then copy from freed memory; this
- * way the worst it can see is stale data. Each copy allocates one small {@link ByteBuffer} view; this
- * backend is for tests and demonstrations, not for the measured hot path.
+ * way the worst it can see is stale data.
+ *
+ * <p>Allocation: none per operation. Copies go from segment to the buffer's memory by address
+ * ({@link MemorySegment#copy}), or to its array for a heap buffer; only a buffer with neither (composite)
+ * costs a small {@code ByteBuffer} view. Netty's own buffer-to-buffer copy is not used: without
+ * {@code sun.misc.Unsafe} it goes through a view's one cached {@code ByteBuffer}, which concurrent callers
+ * would share. Every operation completes before the call returns ({@link #completesInline()}), which lets the
+ * target run it on the connection's own thread.
  */
 public final class MemoryBlockDevice implements BlockDevice {
 
@@ -40,7 +46,10 @@ public final class MemoryBlockDevice implements BlockDevice {
 
     private final long size;
     private final int blockSize;
-    private final AtomicReferenceArray<ByteBuffer> chunks;
+    /** All of memory, to copy to a buffer's address without a segment per copy; bounds are checked first. */
+    private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private final AtomicReferenceArray<MemorySegment> chunks;
     private volatile boolean closed;
 
     /**
@@ -77,9 +86,9 @@ public final class MemoryBlockDevice implements BlockDevice {
     public long allocatedBytes() {
         long total = 0;
         for (int i = 0; i < chunks.length(); i++) {
-            ByteBuffer chunk = chunks.get(i);
+            MemorySegment chunk = chunks.get(i);
             if (chunk != null) {
-                total += chunk.capacity();
+                total += chunk.byteSize();
             }
         }
         return total;
@@ -104,11 +113,11 @@ public final class MemoryBlockDevice implements BlockDevice {
                 int index = (int) (at >>> CHUNK_SHIFT);
                 int within = (int) (at & (CHUNK_SIZE - 1));
                 int piece = Math.min(length - done, CHUNK_SIZE - within);
-                ByteBuffer chunk = chunks.get(index);
+                MemorySegment chunk = chunks.get(index);
                 if (chunk == null) {
                     dst.setZero(base + done, piece);
                 } else {
-                    dst.setBytes(base + done, chunk.slice(within, piece));
+                    copy(chunk, within, dst, base + done, piece);
                 }
                 done += piece;
             }
@@ -142,7 +151,7 @@ public final class MemoryBlockDevice implements BlockDevice {
                 int index = (int) (at >>> CHUNK_SHIFT);
                 int within = (int) (at & (CHUNK_SIZE - 1));
                 int piece = Math.min(length - done, CHUNK_SIZE - within);
-                src.getBytes(base + done, chunkForWrite(index).slice(within, piece));
+                copy(src, base + done, chunkForWrite(index), within, piece);
                 done += piece;
             }
             return IoCompletion.OK;
@@ -152,16 +161,47 @@ public final class MemoryBlockDevice implements BlockDevice {
         }
     }
 
-    private ByteBuffer chunkForWrite(int index) {
-        ByteBuffer chunk = chunks.get(index);
+    /** Device memory to a buffer, without allocating (see the class comment). */
+    private static void copy(MemorySegment chunk, int within, ByteBuf dst, int index, int length) {
+        checkBuffer(dst, index, length);
+        if (dst.hasMemoryAddress()) {
+            MemorySegment.copy(chunk, within, EVERYTHING, dst.memoryAddress() + index, length);
+        } else if (dst.hasArray()) {
+            MemorySegment.copy(chunk, ValueLayout.JAVA_BYTE, within, dst.array(), dst.arrayOffset() + index, length);
+        } else {
+            dst.setBytes(index, chunk.asSlice(within, length).asByteBuffer());
+        }
+    }
+
+    /** A buffer to device memory, without allocating. */
+    private static void copy(ByteBuf src, int index, MemorySegment chunk, int within, int length) {
+        checkBuffer(src, index, length);
+        if (src.hasMemoryAddress()) {
+            MemorySegment.copy(EVERYTHING, src.memoryAddress() + index, chunk, within, length);
+        } else if (src.hasArray()) {
+            MemorySegment.copy(src.array(), src.arrayOffset() + index, chunk, ValueLayout.JAVA_BYTE, within, length);
+        } else {
+            src.getBytes(index, chunk.asSlice(within, length).asByteBuffer());
+        }
+    }
+
+    /** The copies above bypass the buffer's own checks: a released buffer or a range outside it is refused. */
+    private static void checkBuffer(ByteBuf buf, int index, int length) {
+        if (buf.refCnt() == 0 || index < 0 || length < 0 || index > buf.capacity() - length) {
+            throw new IndexOutOfBoundsException("index " + index + " length " + length + " outside the buffer");
+        }
+    }
+
+    private MemorySegment chunkForWrite(int index) {
+        MemorySegment chunk = chunks.get(index);
         if (chunk != null) {
             return chunk;
         }
         long start = (long) index << CHUNK_SHIFT;
         int length = (int) Math.min(CHUNK_SIZE, size - start);
         // Arena allocations are zeroed, which is what an unwritten chunk must read as.
-        ByteBuffer created = Arena.ofAuto().allocate(length, 4096).asByteBuffer();
-        ByteBuffer witness = chunks.compareAndExchange(index, null, created);
+        MemorySegment created = Arena.ofAuto().allocate(length, 4096);
+        MemorySegment witness = chunks.compareAndExchange(index, null, created);
         return witness == null ? created : witness;
     }
 
@@ -186,19 +226,25 @@ public final class MemoryBlockDevice implements BlockDevice {
             long at = offset + done;
             int index = (int) (at >>> CHUNK_SHIFT);
             int within = (int) (at & (CHUNK_SIZE - 1));
-            ByteBuffer chunk = chunks.get(index);
-            int chunkLength = chunk == null ? 0 : chunk.capacity();
+            MemorySegment chunk = chunks.get(index);
+            long chunkLength = chunk == null ? 0 : chunk.byteSize();
             long piece = Math.min(length - done, CHUNK_SIZE - within);
             if (chunk != null) {
                 if (within == 0 && piece >= chunkLength) {
                     chunks.compareAndSet(index, chunk, null);
                 } else {
-                    MemorySegment.ofBuffer(chunk).asSlice(within, piece).fill((byte) 0);
+                    chunk.asSlice(within, piece).fill((byte) 0);
                 }
             }
             done += piece;
         }
         return IoCompletion.OK;
+    }
+
+    /** Every operation completes on the calling thread before it returns. */
+    @Override
+    public boolean completesInline() {
+        return true;
     }
 
     @Override

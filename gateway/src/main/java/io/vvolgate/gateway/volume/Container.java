@@ -663,16 +663,24 @@ public final class Container implements AutoCloseable {
         long[] released = free.takePending();
         CompletableFuture<Void> dataDurable = new CompletableFuture<>();
         device.flush(dataDurable, COMPLETE_VOID);
-        return dataDurable.thenCompose(v -> {
+        CompletableFuture<Void> done = dataDurable.thenCompose(v -> {
             synchronized (Container.this) {
                 return log.commit();
             }
         }).whenComplete((v, e) -> {
             synchronized (Container.this) {
                 free.commitDone(released, e == null); // not durable: they stay out of use
+            }
+        });
+        // Wake waiters only once `done` is complete: notified from inside the stage above, a waiter could
+        // run before `done` completes, see it not done and wait again with nobody left to wake it (a commit
+        // completed on a device thread, as io_uring's are, hung here for the full 60 s).
+        done.whenComplete((v, e) -> {
+            synchronized (Container.this) {
                 Container.this.notifyAll();
             }
         });
+        return done;
     }
 
     private void commitAndWait() {

@@ -105,9 +105,71 @@ class CompareAndWriteAtomicityTest {
         return v;
     }
 
+    /**
+     * A memory device that completes inline (so plain reads and writes run on the host threads, not the reactor),
+     * and lets other threads run in the middle of a write: half the block, a yield, the other half.
+     */
+    static final class TornInlineDevice implements BlockDevice {
+        final MemoryBlockDevice inner = new MemoryBlockDevice(1 << 20, 512);
+
+        @Override public long size() { return inner.size(); }
+        @Override public int blockSize() { return 512; }
+        @Override public boolean volatileWriteCache() { return false; }
+        @Override public DeviceHealth health() { return DeviceHealth.UNKNOWN; }
+        @Override public boolean completesInline() { return true; }
+
+        @Override
+        public <A> void read(long offset, int length, ByteBuf dst, A a, IoCompletion<A> c) {
+            inner.read(offset, length, dst, a, c);
+        }
+
+        @Override
+        public <A> void write(long offset, int length, ByteBuf src, boolean fua, A a, IoCompletion<A> c) {
+            // First a torn state (the new first half over the old second half), a yield, then the whole.
+            int[] errno = new int[1];
+            IoCompletion<int[]> keep = (e, code) -> e[0] |= code;
+            ByteBuf torn = io.netty.buffer.Unpooled.buffer(length);
+            inner.read(offset, length, torn, errno, keep);
+            torn.setBytes(0, src, src.readerIndex(), length / 2);
+            inner.write(offset, length, torn, fua, errno, keep);
+            Thread.yield();
+            inner.write(offset, length, src, fua, errno, keep);
+            c.completed(a, errno[0]);
+        }
+
+        @Override
+        public <A> void writeZeroes(long offset, long length, boolean fua, A a, IoCompletion<A> c) {
+            inner.writeZeroes(offset, length, fua, a, c);
+        }
+
+        @Override
+        public <A> void deallocate(long offset, long length, A a, IoCompletion<A> c) {
+            inner.deallocate(offset, length, a, c);
+        }
+
+        @Override
+        public <A> void flush(A a, IoCompletion<A> c) {
+            inner.flush(a, c);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
     @Test
     void hostsSerialisedByCompareAndWriteNeverLoseAnIncrement() throws Exception {
-        SlowAsyncDevice device = new SlowAsyncDevice();
+        lockedCounter(new SlowAsyncDevice());
+    }
+
+    /** The same on the run-to-completion path: plain reads and writes inline on the host threads, pairs on the reactor. */
+    @Test
+    void hostsSerialisedByCompareAndWriteNeverLoseAnIncrementWhenPlainIoRunsInline() throws Exception {
+        lockedCounter(new TornInlineDevice());
+    }
+
+    private void lockedCounter(BlockDevice device) throws Exception {
         Target target = new Target(1);
         try {
             Subsystem s = target.addSubsystem(NQN, "S", "m", true, List.of());

@@ -59,7 +59,8 @@ public final class LoadGenerator {
 
     /** What a run measured. */
     public record Result(Job job, int connections, long ios, long errors, double seconds, double p50us,
-                         double p99us, double p999us, double maxUs, double allocatedBytesPerIo) {
+                         double p99us, double p999us, double maxUs, double allocatedBytesPerIo,
+                         double targetCpuUsPerIo, double hostCpuUsPerIo) {
         double iops() {
             return ios / seconds;
         }
@@ -92,6 +93,7 @@ public final class LoadGenerator {
               --prefill          write the region once (128 KiB, QD 16) before the runs
               --suite            run the issue-4 matrix: 4k randread/randwrite at QD 1, 32, 128; 128k seqread/seqwrite at QD 16
               --label TEXT       a name printed with the results (e.g. memory, file)
+  --target-pid PID   the target's process on this machine: report its CPU time per I/O (from /proc)
             """;
 
     private LoadGenerator() {
@@ -128,6 +130,7 @@ public final class LoadGenerator {
         double warmup = Double.parseDouble(o.getOrDefault("--warmup", "2"));
         boolean suite = o.containsKey("--suite");
         String label = o.getOrDefault("--label", "");
+        targetPid = Long.parseLong(o.getOrDefault("--target-pid", "0"));
         List<Job> jobs = suite ? SUITE : List.of(new Job(Pattern.parse(o.getOrDefault("--pattern", "randread")),
                 (int) bytes(o.getOrDefault("--bs", "4k")), Integer.parseInt(o.getOrDefault("--qd", "32"))));
         int depth = jobs.stream().mapToInt(Job::queueDepth).max().orElseThrow();
@@ -205,6 +208,34 @@ public final class LoadGenerator {
         }
     }
 
+    /** The target's process on this machine (loopback), whose CPU time per I/O is reported; 0 = none. */
+    static long targetPid;
+
+    /**
+     * CPU time of every thread of process {@code pid} in nanoseconds, from /proc/PID/task/TID/schedstat (first field:
+     * time on a CPU); -1 if it cannot be read. CPU time per I/O does not depend on how many other processes share
+     * the cores, which throughput on this shared machine does.
+     */
+    static long processCpuNanos(long pid) {
+        if (pid <= 0) {
+            return -1;
+        }
+        long sum = 0;
+        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc", Long.toString(pid), "task"))) {
+            for (var task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+                try {
+                    String stat = java.nio.file.Files.readString(task.resolve("schedstat"));
+                    sum += Long.parseLong(stat.substring(0, stat.indexOf(' ')));
+                } catch (IOException | RuntimeException e) {
+                    // a thread that ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return sum;
+    }
+
     static Result run(AsyncNvmeTcpHost host, AsyncNvmeTcpHost.NamespaceInfo ns, long region, Job job,
                       double warmupSeconds, double durationSeconds) throws Exception {
         long t0 = System.nanoTime();
@@ -218,8 +249,12 @@ public final class LoadGenerator {
         start(workers);
         sleepUntil(measureStart);
         long allocStart = allocated(loops.keySet());
+        long targetCpuStart = processCpuNanos(targetPid);
+        long hostCpuStart = processCpuNanos(ProcessHandle.current().pid());
         sleepUntil(measureEnd);
         long allocEnd = allocated(loops.keySet());
+        long targetCpuEnd = processCpuNanos(targetPid);
+        long hostCpuEnd = processCpuNanos(ProcessHandle.current().pid());
         Histogram all = new Histogram(3);
         long ios = 0;
         long errors = 0;
@@ -234,9 +269,12 @@ public final class LoadGenerator {
         }
         double seconds = (measureEnd - measureStart) / 1e9;
         double allocPerIo = ios == 0 ? Double.NaN : (allocEnd - allocStart) / (double) ios;
+        double targetCpu = ios == 0 || targetCpuStart < 0 || targetCpuEnd < 0 ? Double.NaN
+                : (targetCpuEnd - targetCpuStart) / 1e3 / ios;
+        double hostCpu = ios == 0 || hostCpuStart < 0 ? Double.NaN : (hostCpuEnd - hostCpuStart) / 1e3 / ios;
         return new Result(job, workers.size(), ios, errors, seconds, all.getValueAtPercentile(50) / 1000.0,
                 all.getValueAtPercentile(99) / 1000.0, all.getValueAtPercentile(99.9) / 1000.0,
-                all.getMaxValue() / 1000.0, allocPerIo);
+                all.getMaxValue() / 1000.0, allocPerIo, targetCpu, hostCpu);
     }
 
     private static void sleepUntil(long deadline) throws InterruptedException {
@@ -261,22 +299,22 @@ public final class LoadGenerator {
 
     static String line(String label, Result r) {
         return String.format(Locale.ROOT,
-                "%s%-9s bs=%-6d qd=%-3d conns=%d  IOPS=%9.0f  MiB/s=%8.1f  lat us p50=%8.1f p99=%8.1f p99.9=%8.1f max=%8.1f  alloc/IO=%.1f B  errors=%d",
+                "%s%-9s bs=%-6d qd=%-3d conns=%d  IOPS=%9.0f  MiB/s=%8.1f  lat us p50=%8.1f p99=%8.1f p99.9=%8.1f max=%8.1f  alloc/IO=%.1f B  cpu us/IO target=%.2f host=%.2f  errors=%d",
                 label.isEmpty() ? "" : label + " ", r.job().pattern().name().toLowerCase(Locale.ROOT), r.job().blockSize(),
                 r.job().queueDepth(), r.connections(), r.iops(), r.mibPerSecond(), r.p50us(), r.p99us(), r.p999us(),
-                r.maxUs(), r.allocatedBytesPerIo(), r.errors());
+                r.maxUs(), r.allocatedBytesPerIo(), r.targetCpuUsPerIo(), r.hostCpuUsPerIo(), r.errors());
     }
 
     static void printTable(PrintStream out, String label, List<Result> results) {
         out.println();
-        out.println("| backend | pattern | bs | QD | conns | IOPS | MiB/s | p50 µs | p99 µs | p99.9 µs | host alloc B/IO |");
-        out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        out.println("| backend | pattern | bs | QD | conns | IOPS | MiB/s | p50 µs | p99 µs | p99.9 µs | host alloc B/IO | target CPU µs/IO | host CPU µs/IO |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (Result r : results) {
-            out.printf(Locale.ROOT, "| %s | %s | %s | %d | %d | %,.0f | %.1f | %.1f | %.1f | %.1f | %.1f |%n",
+            out.printf(Locale.ROOT, "| %s | %s | %s | %d | %d | %,.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |%n",
                     label, r.job().pattern().name().toLowerCase(Locale.ROOT),
                     r.job().blockSize() >= 1024 ? (r.job().blockSize() / 1024) + "k" : String.valueOf(r.job().blockSize()),
                     r.job().queueDepth(), r.connections(), r.iops(), r.mibPerSecond(), r.p50us(), r.p99us(),
-                    r.p999us(), r.allocatedBytesPerIo());
+                    r.p999us(), r.allocatedBytesPerIo(), r.targetCpuUsPerIo(), r.hostCpuUsPerIo());
         }
     }
 

@@ -13,6 +13,7 @@ import io.vvolgate.gateway.fabrics.NvmeRequest;
 import io.vvolgate.gateway.fabrics.Port;
 import io.vvolgate.gateway.fabrics.QueueAcceptor;
 import io.vvolgate.gateway.fabrics.QueueTransport;
+import io.vvolgate.gateway.io.DataBuffers;
 import io.vvolgate.gateway.transport.tcp.TcpConnectionCounters.Counter;
 
 import java.net.InetSocketAddress;
@@ -36,7 +37,8 @@ import java.util.zip.CRC32C;
  * <p>Thread: everything runs on the channel's event loop, except {@link #complete}, {@link #close},
  * {@link #quiesce}, {@link #resume} and the getters, which any thread may call. Completions are pushed on a
  * lock-free intrusive stack and drained by one task on the event loop, which answers the whole batch and
- * flushes once.
+ * flushes once; commands that complete on the event loop while it reads (memory namespaces run to completion)
+ * are drained at the end of that read batch instead, in {@code channelReadComplete}, with no task queued.
  *
  * <p>Connection states: {@code AWAIT_IC_REQ → RUNNING → TERMINATING (C2HTermReq sent or H2CTermReq received)
  * → CLOSED}. Request states: see {@link TcpCommand.State}.
@@ -73,6 +75,10 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
     private final AtomicReference<TcpCommand> completedStack = new AtomicReference<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Runnable drainTask = this::drainCompletions;
+    /** Between channelRead and channelReadComplete (event loop only). */
+    private boolean inReadBatch;
+    /** A completion during the read batch left the drain to channelReadComplete (event loop only). */
+    private boolean drainAtReadComplete;
 
     /** PDUs that arrived while a CapsuleCmd waits for a free request (or the connection is quiesced); in order. */
     private final ArrayDeque<Object> held = new ArrayDeque<>();
@@ -123,6 +129,12 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         } while (!completedStack.compareAndSet(head, command));
         if (drainScheduled.compareAndSet(false, true)) {
             EventExecutor loop = executor;
+            if (inReadBatch && loop.inEventLoop()) {
+                // Completed while this loop is reading (run to completion): the batch's channelReadComplete
+                // drains, answers and flushes once, without a task through the loop's queue.
+                drainAtReadComplete = true;
+                return;
+            }
             try {
                 loop.execute(drainTask);
             } catch (RejectedExecutionException e) {
@@ -247,6 +259,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        inReadBatch = true;
         if (state == State.TERMINATING || state == State.CLOSED) {
             ReferenceCountUtil.release(msg);
             return;
@@ -267,7 +280,13 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        flushIfPending();
+        inReadBatch = false;
+        if (drainAtReadComplete) {
+            drainAtReadComplete = false;
+            drainCompletions(); // flushes
+        } else {
+            flushIfPending();
+        }
     }
 
     @Override
@@ -480,7 +499,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
                     failByTransport(command, STATUS_INVALID_FIELD);
                     return true;
                 }
-                request.setData(alloc().directBuffer(length, length), length, NvmeRequest.DIR_H2C);
+                request.setData(DataBuffers.ALLOCATOR.directBuffer(length, length), length, NvmeRequest.DIR_H2C);
                 command.state = TcpCommand.State.AWAITING_DATA;
                 command.requested = 0;
                 command.received = 0;
@@ -497,7 +516,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
             } else if (icdLength != 0) {
                 failByTransport(command, STATUS_INVALID_FIELD);
             } else {
-                request.setData(alloc().directBuffer(length, length), length, NvmeRequest.DIR_C2H);
+                request.setData(DataBuffers.ALLOCATOR.directBuffer(length, length), length, NvmeRequest.DIR_C2H);
                 submit(command);
             }
         } else {
@@ -702,6 +721,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
     }
 
     private void drainCompletions() {
+        drainAtReadComplete = false;
         drainScheduled.set(false);
         TcpCommand stack = completedStack.getAndSet(null);
         TcpCommand fifo = null;
@@ -783,7 +803,9 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
             ByteBuf header = alloc().directBuffer(pdo);
             C2HDataPdu.writeHeader(header, flags, request.cid(), 0, offset, n, pdo, headerDigest, dataDigest, crc);
             write(header);
-            ByteBuf slice = data.retainedSlice(data.readerIndex() + offset, n);
+            // The common case, all data in one PDU: the buffer itself goes out (one more reference, no slice).
+            ByteBuf slice = offset == 0 && n == data.readableBytes() ? data.retain()
+                    : data.retainedSlice(data.readerIndex() + offset, n);
             int digest = dataDigest ? PduHeader.crc32c(crc, slice, slice.readerIndex(), n) : 0;
             write(slice);
             if (dataDigest) {
