@@ -111,12 +111,12 @@ public final class MeteredDevice implements BlockDevice {
     private final AtomicInteger drainWork = new AtomicInteger();
 
     // The throttle queue, Vyukov's intrusive MPSC queue: producers swap themselves in at the tail and then
-    // link the previous tail to themselves; the drain alone walks from the head. The stub keeps the queue
-    // non-empty so that a producer never has to touch the head.
-    private final Request stub = new Request(this);
-    private final AtomicReference<Request> queueTail = new AtomicReference<>(stub);
+    // link the previous tail to themselves; the drain alone walks from the head. The sentinel node (never a
+    // real request) keeps the queue non-empty so that a producer never has to touch the head.
+    private final Request sentinel = new Request(this);
+    private final AtomicReference<Request> queueTail = new AtomicReference<>(sentinel);
     /** Drain only. */
-    private Request queueHead = stub;
+    private Request queueHead = sentinel;
     /** Drain only: dequeued, waiting for the limits to admit it. */
     private Request held;
     /** Drain (and close): the armed wake-up and the clock time it is due. */
@@ -379,7 +379,7 @@ public final class MeteredDevice implements BlockDevice {
     private Request dequeue() {
         Request head = queueHead;
         Request next = head.next;
-        if (head == stub) {
+        if (head == sentinel) {
             if (next == null) {
                 return null;
             }
@@ -394,8 +394,8 @@ public final class MeteredDevice implements BlockDevice {
         if (head != queueTail.get()) {
             return null;
         }
-        // head is the last node: put the stub behind it so that it can be taken out.
-        enqueue(stub);
+        // head is the last node: put the sentinel behind it so that it can be taken out.
+        enqueue(sentinel);
         next = head.next;
         if (next != null) {
             queueHead = next;
