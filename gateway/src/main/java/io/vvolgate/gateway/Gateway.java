@@ -894,50 +894,6 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * Cumulative I/O counters of an exported volume, summed over the namespaces that export it.
-     *
-     * @param container  the container's name
-     * @param volume     the volume's UUID
-     * @param anaGroup   the ANA group of its binding namespace (its protocol endpoint), or 0
-     */
-    public record IoCounters(String container, UUID volume, int anaGroup, long reads, long writes, long bytesRead,
-                             long bytesWritten, long errors) {
-    }
-
-    /** Counters of every exported volume; cheap (sums of adders), for samplers and metrics. */
-    public List<IoCounters> ioCounters() {
-        List<IoCounters> out = new ArrayList<>();
-        for (OpenContainer c : containers) {
-            for (VirtualVolume v : c.container().volumes()) {
-                List<Export> all = new ArrayList<>(exports.getOrDefault(c.status().name() + "/" + v.name(), List.of()));
-                Export b = bindExports.get(v.uuid());
-                if (b != null) {
-                    all.add(b);
-                }
-                if (all.isEmpty()) {
-                    continue;
-                }
-                long r = 0, w = 0, br = 0, bw = 0, e = 0;
-                int group = 0;
-                for (Export x : all) {
-                    var ns = x.subsystem().namespace(x.nsid());
-                    if (ns == null) {
-                        continue;
-                    }
-                    r += ns.readCommands();
-                    w += ns.writeCommands();
-                    br += ns.blocksRead() * ns.blockSize();
-                    bw += ns.blocksWritten() * ns.blockSize();
-                    e += ns.mediaErrors();
-                    group = ns.anaGroup().id();
-                }
-                out.add(new IoCounters(c.status().name(), v.uuid(), group, r, w, br, bw, e));
-            }
-        }
-        return out;
-    }
-
-    /**
      * Limits a volume's commands per second and bytes per second (0: no limit), enforced in the data path
      * from now on (commands over the limit wait their turn; none is refused) and whenever it is exported.
      */
@@ -967,7 +923,7 @@ public final class Gateway implements AutoCloseable {
                 if (m == null) {
                     continue;
                 }
-                // As ioCounters: the ANA group of the namespace(s) exporting it.
+                // The ANA group of the namespace exporting it (its protocol endpoint when bound).
                 Export b = bindExports.get(v.uuid());
                 int group = b != null ? c.spec().peAnaGroup() : 0;
                 for (Export e : exports.getOrDefault(c.status().name() + "/" + v.name(), List.of())) {

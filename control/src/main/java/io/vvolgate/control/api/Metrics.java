@@ -71,21 +71,40 @@ public final class Metrics implements MultiCollector {
             peByContainer.put(pe.container(), pe);
             perPe.put(pe.container(), new double[5]);
         }
-        for (Gateway.IoCounters c : gateway.ioCounters()) {
-            String[] l = {"container", c.container(), "volume", c.volume().toString()};
-            put("vvolgate_volume_read_commands", "Read commands a volume served", true, c.reads(), l);
-            put("vvolgate_volume_write_commands", "Write commands a volume served", true, c.writes(), l);
-            put("vvolgate_volume_read_bytes", "Bytes read from a volume", true, c.bytesRead(), l);
-            put("vvolgate_volume_written_bytes", "Bytes written to a volume", true, c.bytesWritten(), l);
-            put("vvolgate_volume_errors", "Commands on a volume that failed with a media error", true, c.errors(), l);
-            ProtocolEndpointInfo pe = peByContainer.get(c.container());
-            if (pe != null && c.anaGroup() == pe.anaGroup()) {
-                double[] sum = perPe.get(c.container());
-                sum[0] += c.reads();
-                sum[1] += c.writes();
-                sum[2] += c.bytesRead();
-                sum[3] += c.bytesWritten();
-                sum[4] += c.errors();
+        io.prometheus.metrics.model.snapshots.HistogramSnapshot.Builder latency = io.prometheus.metrics.model.snapshots.HistogramSnapshot
+                .builder().name("vvolgate_volume_latency_seconds")
+                .help("Time from a command reaching a volume to its completion (QoS waits included), by direction");
+        for (Gateway.VolumeStats v : gateway.volumeStats()) {
+            var st = v.stats();
+            String[] l = {"container", v.container(), "volume", v.volume().toString()};
+            put("vvolgate_volume_read_commands", "Read commands a volume served", true, st.reads(), l);
+            put("vvolgate_volume_write_commands", "Write commands a volume served", true, st.writes(), l);
+            put("vvolgate_volume_read_bytes", "Bytes read from a volume", true, st.bytesRead(), l);
+            put("vvolgate_volume_written_bytes", "Bytes written to a volume", true, st.bytesWritten(), l);
+            put("vvolgate_volume_errors", "Commands on a volume that failed", true, st.errors(), l);
+            put("vvolgate_volume_queue_depth", "Commands outstanding on a volume (QoS-queued included)", false, st.inFlight(), l);
+            put("vvolgate_volume_qos_queued", "Commands waiting for their QoS turn", false, st.queued(), l);
+            put("vvolgate_volume_qos_throttled", "Commands that had to wait for a QoS limit", true, st.throttled(), l);
+            put("vvolgate_volume_qos_iops_limit", "IOPS limit of a volume (0: none)", false, st.iopsLimit(), l);
+            put("vvolgate_volume_qos_bytes_per_second_limit", "Throughput limit of a volume in bytes per second (0: none)", false,
+                    st.bytesPerSecondLimit(), l);
+            String[] directions = {"read", "write", "other"};
+            io.vvolgate.gateway.device.LatencyHistogram.Snapshot[] histograms = {st.readLatency(), st.writeLatency(), st.otherLatency()};
+            for (int i = 0; i < histograms.length; i++) {
+                latency.dataPoint(io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                        .classicHistogramBuckets(io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets.of(
+                                histograms[i].upperBoundsSeconds(), histograms[i].bucketCounts()))
+                        .sum(histograms[i].sumSeconds()).labels(Labels.of("container", v.container(), "volume", v.volume().toString(),
+                                "direction", directions[i])).build());
+            }
+            ProtocolEndpointInfo pe = peByContainer.get(v.container());
+            if (pe != null && v.anaGroup() == pe.anaGroup()) {
+                double[] sum = perPe.get(v.container());
+                sum[0] += st.reads();
+                sum[1] += st.writes();
+                sum[2] += st.bytesRead();
+                sum[3] += st.bytesWritten();
+                sum[4] += st.errors();
             }
         }
         for (Map.Entry<String, double[]> e : perPe.entrySet()) {
@@ -123,29 +142,6 @@ public final class Metrics implements MultiCollector {
         }
         put("vvolgate_controllers", "NVMe controllers hosts have now (discovery included)", false, gateway.controllerCount());
         List<MetricSnapshot> out = new ArrayList<>();
-        io.prometheus.metrics.model.snapshots.HistogramSnapshot.Builder latency = io.prometheus.metrics.model.snapshots.HistogramSnapshot
-                .builder().name("vvolgate_volume_latency_seconds")
-                .help("Time from a command reaching a volume to its completion (QoS waits included), by direction");
-        for (Gateway.VolumeStats v : gateway.volumeStats()) {
-            var st = v.stats();
-            String[] l = {"container", v.container(), "volume", v.volume().toString()};
-            put("vvolgate_volume_queue_depth", "Commands outstanding on a volume (QoS-queued included)", false, st.inFlight(), l);
-            put("vvolgate_volume_qos_queued", "Commands waiting for their QoS turn", false, st.queued(), l);
-            put("vvolgate_volume_qos_throttled", "Commands that had to wait for a QoS limit", true, st.throttled(), l);
-            put("vvolgate_volume_qos_iops_limit", "IOPS limit of a volume (0: none)", false, st.iopsLimit(), l);
-            put("vvolgate_volume_qos_bytes_per_second_limit", "Throughput limit of a volume in bytes per second (0: none)", false,
-                    st.bytesPerSecondLimit(), l);
-            String[][] dirs = {{"read"}, {"write"}, {"other"}};
-            io.vvolgate.gateway.device.LatencyHistogram.Snapshot[] hs = new io.vvolgate.gateway.device.LatencyHistogram.Snapshot[] {st.readLatency(), st.writeLatency(), st.otherLatency()};
-            for (int i = 0; i < 3; i++) {
-                var h = hs[i];
-                latency.dataPoint(io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot.builder()
-                        .classicHistogramBuckets(io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets.of(h.upperBoundsSeconds(),
-                                h.bucketCounts()))
-                        .sum(h.sumSeconds()).labels(Labels.of("container", v.container(), "volume", v.volume().toString(),
-                                "direction", dirs[i][0])).build());
-            }
-        }
         out.add(latency.build());
         for (Map.Entry<String, Family> e : families.entrySet()) {
             Family f = e.getValue();

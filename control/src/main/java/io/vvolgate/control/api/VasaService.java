@@ -67,7 +67,8 @@ public final class VasaService implements AutoCloseable {
     });
     private final Map<String, JsonObject> prepared = new HashMap<>();
     private final Map<String, ArrayDeque<JsonObject>> samples = new LinkedHashMap<>();
-    private Map<UUID, Gateway.IoCounters> lastCounters = Map.of();
+    /** Each volume's cumulative figures at the last sample (see {@link #sample}). */
+    private Map<UUID, long[]> lastFigures = Map.of();
     private long lastSampleNanos;
 
     public VasaService(Gateway gateway, StateFile stateFile, JsonObject state, List<ContainerPolicy> policies,
@@ -1072,85 +1073,60 @@ public final class VasaService implements AutoCloseable {
         }
     }
 
-    /** Takes a performance sample: rates over the time since the last one, per container and per protocol endpoint. */
+    /**
+     * Takes a performance sample: rates and mean latency over the time since the last one, per container and
+     * per protocol endpoint, from the cumulative figures of each volume's metered device.
+     */
     private void sample() {
         long now = System.nanoTime();
-        Map<UUID, Gateway.IoCounters> current = new HashMap<>();
-        for (Gateway.IoCounters c : gateway.ioCounters()) {
-            current.put(c.volume(), c);
+        Map<UUID, long[]> current = new HashMap<>();
+        Map<String, long[]> deltas = new LinkedHashMap<>();
+        Map<String, String[]> names = new LinkedHashMap<>();
+        for (Gateway.ContainerStatus c : gateway.containers()) {
+            deltas.put("container/" + c.id(), new long[6]);
+            names.put("container/" + c.id(), new String[] {"container", c.id().toString(), c.name()});
+        }
+        for (ProtocolEndpointInfo pe : gateway.protocolEndpoints()) {
+            deltas.put("pe/" + peId(pe), new long[6]);
+            names.put("pe/" + peId(pe), new String[] {"protocol_endpoint", peId(pe), pe.subsystemNqn() + " (ANA group " + pe.anaGroup() + ")"});
+        }
+        for (Gateway.VolumeStats v : gateway.volumeStats()) {
+            var st = v.stats();
+            // reads, writes, bytes read, bytes written, latency count, latency sum (ns)
+            long[] figures = {st.reads(), st.writes(), st.bytesRead(), st.bytesWritten(),
+                    st.readLatency().count() + st.writeLatency().count(), st.readLatency().sumNanos() + st.writeLatency().sumNanos()};
+            current.put(v.volume(), figures);
+            long[] before = lastFigures.getOrDefault(v.volume(), new long[figures.length]);
+            ProtocolEndpointInfo pe = peOf(v.container());
+            for (String key : new String[] {"container/" + containerByName(v.container()).id(),
+                    pe != null && v.anaGroup() == pe.anaGroup() ? "pe/" + peId(pe) : null}) {
+                long[] into = key == null ? null : deltas.get(key);
+                for (int i = 0; into != null && i < figures.length; i++) {
+                    into[i] += figures[i] - before[i];
+                }
+            }
         }
         if (lastSampleNanos != 0) {
             double seconds = (now - lastSampleNanos) / 1e9;
-            Map<String, double[]> byKey = new LinkedHashMap<>();
-            Map<String, String[]> names = new LinkedHashMap<>();
-            for (Gateway.ContainerStatus c : gateway.containers()) {
-                byKey.put("container/" + c.id(), new double[4]);
-                names.put("container/" + c.id(), new String[] {"container", c.id().toString(), c.name()});
-            }
-            for (ProtocolEndpointInfo pe : gateway.protocolEndpoints()) {
-                byKey.put("pe/" + peId(pe), new double[4]);
-                names.put("pe/" + peId(pe), new String[] {"protocol_endpoint", peId(pe), pe.subsystemNqn() + " (ANA group " + pe.anaGroup() + ")"});
-            }
-            for (Gateway.IoCounters c : current.values()) {
-                Gateway.IoCounters before = lastCounters.get(c.volume());
-                double[] d = before == null ? new double[] {c.reads(), c.writes(), c.bytesRead(), c.bytesWritten()}
-                        : new double[] {c.reads() - before.reads(), c.writes() - before.writes(), c.bytesRead() - before.bytesRead(),
-                        c.bytesWritten() - before.bytesWritten()};
-                Gateway.ContainerStatus container = containerByName(c.container());
-                add(byKey.get("container/" + container.id()), d);
-                ProtocolEndpointInfo pe = peOf(c.container());
-                if (pe != null && c.anaGroup() == pe.anaGroup()) {
-                    add(byKey.get("pe/" + peId(pe)), d);
-                }
-            }
-            Map<String, long[]> latency = new HashMap<>();
-            Map<UUID, long[]> latencyNow = new HashMap<>();
-            for (Gateway.VolumeStats st : gateway.volumeStats()) {
-                long count = st.stats().readLatency().count() + st.stats().writeLatency().count();
-                long sum = st.stats().readLatency().sumNanos() + st.stats().writeLatency().sumNanos();
-                latencyNow.put(st.volume(), new long[] {count, sum});
-                long[] before = lastLatency.getOrDefault(st.volume(), new long[2]);
-                long[] d = {count - before[0], sum - before[1]};
-                Gateway.ContainerStatus container = containerByName(st.container());
-                latency.merge("container/" + container.id(), d, (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
-                ProtocolEndpointInfo pe = peOf(st.container());
-                if (pe != null && st.anaGroup() == pe.anaGroup()) {
-                    latency.merge("pe/" + peId(pe), d, (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
-                }
-            }
-            lastLatency = latencyNow;
             String time = Instant.now().toString();
-            for (Map.Entry<String, double[]> e : byKey.entrySet()) {
-                double[] d = e.getValue();
+            for (Map.Entry<String, long[]> e : deltas.entrySet()) {
+                long[] d = e.getValue();
                 ArrayDeque<JsonObject> series = samples.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>());
                 series.addLast(new JsonObject().put("time", time).put("readIops", d[0] / seconds).put("writeIops", d[1] / seconds)
                         .put("readBytesPerSecond", d[2] / seconds).put("writeBytesPerSecond", d[3] / seconds)
-                        .put("latencyMicros", meanMicros(latency.get(e.getKey()))));
+                        .put("latencyMicros", d[4] <= 0 ? 0.0 : d[5] / 1e3 / d[4]));
                 if (series.size() > SAMPLES) {
                     series.removeFirst();
                 }
                 samplesNames.put(e.getKey(), names.get(e.getKey()));
             }
         }
-        lastCounters = current;
+        lastFigures = current;
         lastSampleNanos = now;
     }
 
     private final Map<String, String[]> samplesNames = new LinkedHashMap<>();
-    private Map<UUID, long[]> lastLatency = new HashMap<>();
 
-    private static double meanMicros(long[] countAndSum) {
-        return countAndSum == null || countAndSum[0] <= 0 ? 0.0 : countAndSum[1] / 1e3 / countAndSum[0];
-    }
-
-    private static void add(double[] into, double[] d) {
-        if (into == null) {
-            return;
-        }
-        for (int i = 0; i < into.length; i++) {
-            into[i] += d[i];
-        }
-    }
 
     public synchronized JsonObject queryPerformance() {
         JsonArray series = new JsonArray();

@@ -257,7 +257,7 @@ final class ApiClient implements AutoCloseable {
         return new Pinned(new ArrayList<>(certs), pkix);
     }
 
-    private static final class Pinned extends X509ExtendedTrustManager {
+    private static final class Pinned extends ServerTrustManager {
         private final List<Certificate> pinned;
         private final X509ExtendedTrustManager pkix;
 
@@ -292,28 +292,31 @@ final class ApiClient implements AutoCloseable {
         }
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
-        }
-
-        @Override
         public X509Certificate[] getAcceptedIssuers() {
             return pkix.getAcceptedIssuers();
         }
     }
 
+    /** A trust manager for a client: it only ever checks servers. */
+    private abstract static class ServerTrustManager extends X509ExtendedTrustManager {
+        @Override
+        public final void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+            throw new CertificateException("a client does not check clients");
+        }
+
+        @Override
+        public final void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+            throw new CertificateException("a client does not check clients");
+        }
+
+        @Override
+        public final void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("a client does not check clients");
+        }
+    }
+
     /** {@code --insecure}: any certificate, any host name (the extended manager is where names are checked). */
-    private static final class TrustAnything extends X509ExtendedTrustManager {
+    private static final class TrustAnything extends ServerTrustManager {
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
         }
@@ -324,21 +327,6 @@ final class ApiClient implements AutoCloseable {
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("a client does not check clients");
         }
 
         @Override

@@ -1399,14 +1399,7 @@ public final class MirroredDevice implements BlockDevice {
             waiter.waitFor = generation;
             labelWaiters.add(waiter);
         }
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return IoCompletion.EIO;
-        } catch (ExecutionException e) {
-            return IoCompletion.EIO;
-        }
+        return errnoOf(f);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -1683,14 +1676,7 @@ public final class MirroredDevice implements BlockDevice {
             bitmapSyncWaiters.add(waiter);
         }
         startBitmapRound();
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return IoCompletion.EIO;
-        } catch (ExecutionException e) {
-            return IoCompletion.EIO;
-        }
+        return errnoOf(f);
     }
 
     /**
@@ -2043,8 +2029,13 @@ public final class MirroredDevice implements BlockDevice {
     private static int await(BlockDevice device, IoCall call) {
         CompletableFuture<Integer> done = new CompletableFuture<>();
         call.start(device, done);
+        return errnoOf(done);
+    }
+
+    /** Waits for an errno future; an interrupt or a failed future is EIO (the caller treats it as an I/O error). */
+    private static int errnoOf(CompletableFuture<Integer> f) {
         try {
-            return done.get();
+            return f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return IoCompletion.EIO;

@@ -150,27 +150,6 @@ public final class Namespace {
         return anaGroup;
     }
 
-    /** Read commands completed or running since start. */
-    public long readCommands() {
-        return readCommands.sum();
-    }
-
-    public long writeCommands() {
-        return writeCommands.sum();
-    }
-
-    public long blocksRead() {
-        return blocksRead.sum();
-    }
-
-    public long blocksWritten() {
-        return blocksWritten.sum();
-    }
-
-    public long mediaErrors() {
-        return mediaErrors.sum();
-    }
-
     NamespaceIo io() {
         return io;
     }
