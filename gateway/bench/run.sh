@@ -12,12 +12,18 @@
 #                                  pinned to CPU 1, fio before and after ours
 #   gateway/bench/run.sh transport epoll against Netty's io_uring socket transport: 4 KiB randread and randwrite QD32
 #                                  on the memory namespace, alternated (epoll, io_uring, epoll, io_uring)
+#   gateway/bench/run.sh bars      issue 4's bars: 4 KiB randread and randwrite QD32 on the memory namespace with
+#                                  neither side polling, the target polling (io_poll = true), the host polling
+#                                  (LoadGenerator --poll), and both (SPDK's set-up: nvmf_tgt and perf both poll);
+#                                  alternated, ROUNDS times (2)
 #
 # Environment: DURATION (measured seconds per run, 8), WARMUP (seconds, 2), REGION (bytes used, 512m),
 # APPLIANCE_CPU (0), LOAD_CPU (1), BENCH_DIR (where the config, images and logs go; a new temp dir),
 # FILE_IO (the file namespace's backend, config key file_io: io_uring or blocking; io_uring),
 # APPLIANCE_OPTS (extra JVM options of the appliance, e.g. -Dvvolgate.tcp.transport=io_uring),
-# CONNECTIONS (I/O queues of the load generator, 1), ROUNDS (fio mode: alternations, 3).
+# CONNECTIONS (I/O queues of the load generator, 1), ROUNDS (fio and bars modes: alternations, 3 and 2),
+# IO_POLL (true: the appliance's event loops poll, config key io_poll; false), HOST_POLL (1: the load generator
+# polls too, LoadGenerator --poll; empty).
 # Bounded: suite is 2 x (8 runs x (WARMUP + DURATION) + prefill), about 3 minutes with the defaults.
 set -euo pipefail
 
@@ -74,7 +80,7 @@ fio_mode() {
     [ -n "${BENCH_DIR:-}" ] || rmdir "$dir"
 }
 
-case "$MODE" in suite | profile | fio | transport) ;; *) die "unknown mode $MODE (suite, profile, fio or transport)" ;; esac
+case "$MODE" in suite | profile | fio | transport | bars) ;; *) die "unknown mode $MODE (suite, profile, fio, transport or bars)" ;; esac
 command -v taskset >/dev/null || die "taskset is not installed (util-linux)"
 
 # Build when the launcher would: missing, or a POM or source newer than its stamp.
@@ -92,6 +98,7 @@ cat > "$WORK/bench.toml" <<TOML
 state_dir = "$WORK/state"
 io_threads = 1
 file_io = "${FILE_IO:-io_uring}"
+io_poll = ${IO_POLL:-false}
 
 [[listener]]
 address = "127.0.0.1"
@@ -144,13 +151,13 @@ start_appliance() {
     done
     PORT="$(sed -nE 's/^vvolgate: listening [^ ]+:([0-9]+) nvme-tcp io$/\1/p' "$WORK/appliance.out" | head -1)"
     [ -n "$PORT" ] || die "the appliance did not say where it listens (see $WORK/appliance.out)"
-    echo "appliance: pid $APPLIANCE_PID on CPU $APPLIANCE_CPU, io_threads 1, file_io ${FILE_IO:-io_uring}, $(sed -nE 's/.*NVMe\/TCP transport on ([a-z_]+).*/socket transport \1/p' "$WORK/appliance.err" | head -1), options: ${APPLIANCE_OPTS:-} $*; 127.0.0.1:$PORT; load on CPU $LOAD_CPU; work dir $WORK"
+    echo "appliance: pid $APPLIANCE_PID on CPU $APPLIANCE_CPU, io_threads 1, file_io ${FILE_IO:-io_uring}, io_poll $(sed -n 's/^io_poll = //p' "$WORK/bench.toml"), $(sed -nE 's/.*NVMe\/TCP transport on ([a-z_]+).*/socket transport \1/p' "$WORK/appliance.err" | head -1), options: ${APPLIANCE_OPTS:-} $*; 127.0.0.1:$PORT; load on CPU $LOAD_CPU; work dir $WORK"
 }
 
 load() {
     taskset -c "$LOAD_CPU" "$JAVA" "${JVM_FLAGS[@]}" -cp "$CP" io.vvolgate.gateway.host.bench.LoadGenerator \
         --address 127.0.0.1 --port "$PORT" --nqn "$NQN" --region "$REGION" --duration "$DURATION" --warmup "$WARMUP" \
-        --connections "${CONNECTIONS:-1}" --target-pid "$APPLIANCE_PID" "$@"
+        --connections "${CONNECTIONS:-1}" --target-pid "$APPLIANCE_PID" ${HOST_POLL:+--poll} "$@"
 }
 
 machine
@@ -168,6 +175,22 @@ transport)
             start_appliance "-Dvvolgate.tcp.transport=$t"
             load --nsid 1 --label "memory-$t" --prefill --pattern randread --bs 4k --qd 32
             load --nsid 1 --label "memory-$t" --pattern randwrite --bs 4k --qd 32
+            stop_appliance
+        done
+    done
+    ;;
+bars)
+    for round in $(seq 1 "${ROUNDS:-2}"); do
+        for target_poll in false true; do
+            sed -i "s/^io_poll = .*/io_poll = $target_poll/" "$WORK/bench.toml"
+            start_appliance
+            prefill=(--prefill) # a memory namespace starts empty with every start
+            for host_poll in "" 1; do
+                label="round$round-target_poll=$target_poll-host_poll=$([ -n "$host_poll" ] && echo true || echo false)"
+                HOST_POLL="$host_poll" load --nsid 1 --label "$label" "${prefill[@]}" --pattern randread --bs 4k --qd 32
+                prefill=()
+                HOST_POLL="$host_poll" load --nsid 1 --label "$label" --pattern randwrite --bs 4k --qd 32
+            done
             stop_appliance
         done
     done

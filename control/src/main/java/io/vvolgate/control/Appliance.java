@@ -9,6 +9,7 @@ import io.vvolgate.gateway.GatewayException;
 import io.vvolgate.gateway.GatewaySpec;
 import io.vvolgate.gateway.NamespaceConflictException;
 import io.vvolgate.gateway.device.FileDevices;
+import io.vvolgate.gateway.transport.tcp.TcpTransport;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -121,6 +122,9 @@ public final class Appliance implements AutoCloseable {
             Gateway gateway;
             try {
                 System.setProperty(FileDevices.PROPERTY, config.fileIo()); // read when Gateway.start opens file devices
+                if (config.ioPoll()) {
+                    System.setProperty(TcpTransport.BUSY_POLL_PROPERTY, "true"); // read when Gateway.start makes the loops
+                }
                 gateway = Gateway.start(spec(config, identities, stored.registeredHosts(), stored.bindings()));
             } catch (NamespaceConflictException e) {
                 release(lock);

@@ -13,9 +13,11 @@ import java.util.List;
  * @param containers storage containers, in file order
  * @param fileIo     how file namespaces and container devices do I/O: {@code io_uring} or {@code blocking}
  * @param api        where the REST API, the console and {@code /metrics} listen
+ * @param ioPoll     the NVMe/TCP event loops poll their sockets (a core each, all the time) instead of sleeping
  */
 public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners,
-                              List<Container> containers, List<Subsystem> subsystems, String fileIo, Api api) {
+                              List<Container> containers, List<Subsystem> subsystems, String fileIo, Api api,
+                              boolean ioPoll) {
 
     /** The default API listener: loopback, port 8080, plain HTTP. */
     public static final Api DEFAULT_API = new Api("127.0.0.1", 8080, null, null, 0);
@@ -23,7 +25,7 @@ public record ApplianceConfig(String source, Path stateDir, int ioThreads, List<
     /** A configuration with the default API listener. */
     public ApplianceConfig(String source, Path stateDir, int ioThreads, List<Listener> listeners, List<Container> containers,
                            List<Subsystem> subsystems, String fileIo) {
-        this(source, stateDir, ioThreads, listeners, containers, subsystems, fileIo, DEFAULT_API);
+        this(source, stateDir, ioThreads, listeners, containers, subsystems, fileIo, DEFAULT_API, false);
     }
 
     /**

@@ -59,7 +59,7 @@ public final class ConfigParser {
     private static final Pattern NQN = Pattern.compile("nqn\\.\\d{4}-\\d{2}\\.[^\\s:]+(:\\S+)?");
     private static final Pattern CONTAINER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
-    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "file_io", "listener", "container", "subsystem", "api");
+    private static final Set<String> TOP_KEYS = Set.of("state_dir", "io_threads", "file_io", "io_poll", "listener", "container", "subsystem", "api");
     private static final Set<String> API_KEYS = Set.of("address", "port", "tls_cert", "tls_key");
     private static final Set<String> LISTENER_KEYS = Set.of("address", "port", "kind");
     private static final Set<String> CONTAINER_KEYS = Set.of("name", "devices", "size", "cluster_size", "subsystem", "ana_group",
@@ -166,13 +166,15 @@ public final class ConfigParser {
             if (fileIo != null && !fileIo.equals("io_uring") && !fileIo.equals("blocking")) {
                 problems.add(top.at("file_io"), "file_io must be \"io_uring\" or \"blocking\", not \"" + fileIo + "\"");
             }
+            Boolean ioPoll = top.bool("io_poll", false);
             List<Listener> listeners = readListeners(top);
             List<Container> containers = readContainers(top, stateDir);
             List<Subsystem> subsystems = readSubsystems(top, stateDir);
             ApplianceConfig.Api api = readApi(top, stateDir);
             checkPathsUsedOnce();
             return new ApplianceConfig(problems.source, stateDir, threads == null ? DEFAULT_IO_THREADS : threads.intValue(),
-                    listeners, containers, subsystems, fileIo == null ? "io_uring" : fileIo, api == null ? ApplianceConfig.DEFAULT_API : api);
+                    listeners, containers, subsystems, fileIo == null ? "io_uring" : fileIo, api == null ? ApplianceConfig.DEFAULT_API : api,
+                    Boolean.TRUE.equals(ioPoll));
         }
 
         /** The {@code [api]} table; the default when absent; null (problem recorded) if bad. */

@@ -186,7 +186,7 @@ class ConfigParserTest {
         assertRefused(valid("block_size = 4096", "blok_size = 4096"),
                 "vvolgate.toml:27: unknown key \"blok_size\" in [[subsystem.namespace]] (did you mean \"block_size\"?)");
         assertRefused(valid("io_threads = 3", "io_threads = 3\nlog_level = \"debug\""),
-                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: api, container, file_io, io_threads, listener, state_dir, subsystem)");
+                "vvolgate.toml:3: unknown key \"log_level\" in the top level (allowed: api, container, file_io, io_poll, io_threads, listener, state_dir, subsystem)");
         assertRefused(valid("kind = \"io\"", "kind = \"io\"\ntls = true"),
                 "vvolgate.toml:8: unknown key \"tls\" in [[listener]] (allowed: address, kind, port)");
         assertRefused(valid("model = \"vvolgate demo\"", "modle = \"x\""),
@@ -200,6 +200,14 @@ class ConfigParserTest {
         assertEquals("io_uring", parse(valid("io_threads = 3", "io_threads = 3\nfile_io = \"io_uring\"")).fileIo());
         assertRefused(valid("io_threads = 3", "io_threads = 3\nfile_io = \"aio\""),
                 "vvolgate.toml:3: file_io must be \"io_uring\" or \"blocking\", not \"aio\"");
+    }
+
+    @Test
+    void ioPollIsOffUnlessAsked() throws ConfigException {
+        assertFalse(parse(VALID).ioPoll());
+        assertTrue(parse(valid("io_threads = 3", "io_threads = 3\nio_poll = true")).ioPoll());
+        assertRefused(valid("io_threads = 3", "io_threads = 3\nio_poll = \"yes\""),
+                "vvolgate.toml:3: io_poll in the top level must be true or false, not a string");
     }
 
     @Test

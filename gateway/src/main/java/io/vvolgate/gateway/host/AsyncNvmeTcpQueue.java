@@ -723,8 +723,20 @@ public final class AsyncNvmeTcpQueue implements AutoCloseable {
 
     /** The event loop group the host library uses by default: epoll when available, else NIO. */
     static EventLoopGroup newEventLoopGroup(int threads) {
-        return new io.netty.channel.MultiThreadIoEventLoopGroup(threads,
-                io.netty.channel.epoll.Epoll.isAvailable() ? EpollIoHandler.newFactory()
-                        : io.netty.channel.nio.NioIoHandler.newFactory());
+        return newEventLoopGroup(threads, false);
+    }
+
+    /**
+     * Event loops for queues: epoll where available (else NIO). With {@code busyPoll} the epoll loops spin on
+     * {@code epoll_wait} without a timeout instead of sleeping, as SPDK's polled initiator does: each loop then
+     * takes a whole core, and no completion waits for a thread wake-up.
+     */
+    public static EventLoopGroup newEventLoopGroup(int threads, boolean busyPoll) {
+        if (!io.netty.channel.epoll.Epoll.isAvailable()) {
+            return new io.netty.channel.MultiThreadIoEventLoopGroup(threads, io.netty.channel.nio.NioIoHandler.newFactory());
+        }
+        return new io.netty.channel.MultiThreadIoEventLoopGroup(threads, busyPoll
+                ? EpollIoHandler.newFactory(0, () -> (selectSupplier, hasTasks) -> io.netty.channel.SelectStrategy.BUSY_WAIT)
+                : EpollIoHandler.newFactory());
     }
 }

@@ -93,7 +93,9 @@ public final class LoadGenerator {
               --prefill          write the region once (128 KiB, QD 16) before the runs
               --suite            run the issue-4 matrix: 4k randread/randwrite at QD 1, 32, 128; 128k seqread/seqwrite at QD 16
               --label TEXT       a name printed with the results (e.g. memory, file)
-  --target-pid PID   the target's process on this machine: report its CPU time per I/O (from /proc)
+              --target-pid PID   the target's process on this machine: report its CPU time per I/O (from /proc)
+              --poll             the host's event loops busy-poll (spin on epoll_wait) instead of sleeping, like a
+                                 polled initiator (SPDK's perf); each host thread then takes a whole core
             """;
 
     private LoadGenerator() {
@@ -103,7 +105,7 @@ public final class LoadGenerator {
         Map<String, String> o = new java.util.HashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (a.equals("--suite") || a.equals("--prefill")) {
+            if (a.equals("--suite") || a.equals("--prefill") || a.equals("--poll")) {
                 o.put(a, "true");
             } else if (a.equals("--help") || a.equals("-h")) {
                 System.out.print(USAGE);
@@ -134,13 +136,16 @@ public final class LoadGenerator {
         List<Job> jobs = suite ? SUITE : List.of(new Job(Pattern.parse(o.getOrDefault("--pattern", "randread")),
                 (int) bytes(o.getOrDefault("--bs", "4k")), Integer.parseInt(o.getOrDefault("--qd", "32"))));
         int depth = jobs.stream().mapToInt(Job::queueDepth).max().orElseThrow();
+        boolean poll = o.containsKey("--poll");
+        io.netty.channel.EventLoopGroup group = AsyncNvmeTcpQueue.newEventLoopGroup(threads, poll);
         var options = new AsyncNvmeTcpHost.Options(address, port, nqn, AsyncNvmeTcpHost.DEFAULT_HOST_NQN, connections,
-                Math.max(depth, 16), false, false, null, threads);
+                Math.max(depth, 16), false, false, group, threads);
         try (AsyncNvmeTcpHost host = AsyncNvmeTcpHost.connect(options)) {
             AsyncNvmeTcpHost.NamespaceInfo ns = host.identifyNamespace(nsid);
             long region = o.containsKey("--region") ? Math.min(bytes(o.get("--region")), ns.bytes()) : ns.bytes();
-            System.out.printf(Locale.ROOT, "target %s:%d %s nsid %d: %d MiB, %d-byte blocks; region %d MiB; %d connection(s), %d host thread(s)%n",
-                    address, port, nqn, nsid, ns.bytes() >> 20, ns.blockSize(), region >> 20, connections, threads);
+            System.out.printf(Locale.ROOT, "target %s:%d %s nsid %d: %d MiB, %d-byte blocks; region %d MiB; %d connection(s), %d host thread(s)%s%n",
+                    address, port, nqn, nsid, ns.bytes() >> 20, ns.blockSize(), region >> 20, connections, threads,
+                    poll ? ", polling" : "");
             if (o.containsKey("--prefill")) {
                 long t = System.nanoTime();
                 long written = prefill(host, ns, region);
@@ -156,6 +161,8 @@ public final class LoadGenerator {
             if (suite) {
                 printTable(System.out, label, results);
             }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
     }
 
