@@ -80,6 +80,18 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
     /** A completion during the read batch left the drain to channelReadComplete (event loop only). */
     private boolean drainAtReadComplete;
 
+    /**
+     * Answer batch size: capsule responses, C2HData headers and the data of small reads are appended to one
+     * pooled buffer of this size instead of a buffer each, so a batch of 4 KiB reads costs one allocation per
+     * seven reads and one iovec per buffer in the {@code writev}. 32 KiB is the largest size the pooled
+     * allocator's thread cache keeps.
+     */
+    static final int BATCH_CAPACITY = 32 * 1024;
+    /** Reads up to this many bytes are copied into the answer batch; larger ones go out as their own buffer. */
+    static final int COPY_LIMIT = 16 * 1024;
+    /** The answer batch being filled, or null (event loop only). Written before any other buffer and at each flush. */
+    private ByteBuf batch;
+
     /** PDUs that arrived while a CapsuleCmd waits for a free request (or the connection is quiesced); in order. */
     private final ArrayDeque<Object> held = new ArrayDeque<>();
 
@@ -307,6 +319,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
             return;
         }
         state = State.CLOSED;
+        releaseBatch();
         LOG.log(System.Logger.Level.DEBUG, "NVMe/TCP connection {0} closed{1}", remoteAddress(),
                 closeReason == null ? "" : ": " + closeReason);
         Object msg;
@@ -682,6 +695,7 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         TermReqPdu.write(term, PduHeader.TYPE_C2H_TERM_REQ, fes, fei, offending, offending.readerIndex(), copy);
         channel.config().setAutoRead(false);
         flushPending = false;
+        writeBatch(); // answers already made go out before the TermReq
         ctx.writeAndFlush(term).addListener(ChannelFutureListener.CLOSE);
     }
 
@@ -783,10 +797,8 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
             sendResponse = !successFlag;
         }
         if (sendResponse) {
-            ByteBuf resp = alloc().directBuffer(CapsuleRespPdu.HEADER_LENGTH + digestLength(headerDigest));
-            CapsuleRespPdu.write(resp, request.result0(), request.result1(), request.sqHead(), request.sqId(),
-                    request.cid(), request.status(), headerDigest, crc);
-            write(resp);
+            CapsuleRespPdu.write(batchFor(CapsuleRespPdu.HEADER_LENGTH + digestLength(headerDigest)), request.result0(),
+                    request.result1(), request.sqHead(), request.sqId(), request.cid(), request.status(), headerDigest, crc);
             counters.increment(Counter.CAPSULE_RESPONSES_SENT);
         }
         releaseData(request);
@@ -796,20 +808,32 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         int length = request.dataLength();
         int chunk = options.c2hChunkSize();
         int pdo = PduHeader.dataOffset(C2HDataPdu.HEADER_LENGTH, headerDigest, hostDataAlignment);
+        int digestLength = digestLength(dataDigest);
+        boolean copy = length <= COPY_LIMIT;
         for (int offset = 0; offset < length; offset += chunk) {
             int n = Math.min(chunk, length - offset);
             boolean last = offset + n == length;
             int flags = last ? PduHeader.FLAG_LAST_PDU | (successFlag ? PduHeader.FLAG_SUCCESS : 0) : 0;
-            ByteBuf header = alloc().directBuffer(pdo);
-            C2HDataPdu.writeHeader(header, flags, request.cid(), 0, offset, n, pdo, headerDigest, dataDigest, crc);
-            write(header);
-            // The common case, all data in one PDU: the buffer itself goes out (one more reference, no slice).
-            ByteBuf slice = offset == 0 && n == data.readableBytes() ? data.retain()
-                    : data.retainedSlice(data.readerIndex() + offset, n);
-            int digest = dataDigest ? PduHeader.crc32c(crc, slice, slice.readerIndex(), n) : 0;
-            write(slice);
-            if (dataDigest) {
-                write(alloc().directBuffer(PduHeader.DIGEST_LENGTH).writeIntLE(digest));
+            if (copy) {
+                // Small: header, data and digest appended to the answer batch (one copy of a few KiB costs less
+                // than two more buffers and iovecs).
+                ByteBuf out = batchFor(pdo + n + digestLength);
+                C2HDataPdu.writeHeader(out, flags, request.cid(), 0, offset, n, pdo, headerDigest, dataDigest, crc);
+                int at = out.writerIndex();
+                out.writeBytes(data, data.readerIndex() + offset, n);
+                if (dataDigest) {
+                    out.writeIntLE(PduHeader.crc32c(crc, out, at, n));
+                }
+            } else {
+                C2HDataPdu.writeHeader(batchFor(pdo), flags, request.cid(), 0, offset, n, pdo, headerDigest, dataDigest, crc);
+                // All data in one PDU: the buffer itself goes out (one more reference, no slice).
+                ByteBuf slice = offset == 0 && n == data.readableBytes() ? data.retain()
+                        : data.retainedSlice(data.readerIndex() + offset, n);
+                int digest = dataDigest ? PduHeader.crc32c(crc, slice, slice.readerIndex(), n) : 0;
+                write(slice);
+                if (dataDigest) {
+                    batchFor(PduHeader.DIGEST_LENGTH).writeIntLE(digest);
+                }
             }
             counters.increment(Counter.C2H_DATA_PDUS);
         }
@@ -898,16 +922,51 @@ public final class TcpConnection extends ChannelInboundHandlerAdapter implements
         }
     }
 
+    /** Writes {@code buf} after whatever the answer batch holds. */
     private void write(ByteBuf buf) {
+        writeBatch();
         ctx.write(buf, ctx.voidPromise());
         flushPending = true;
     }
 
+    /** The answer batch with room for {@code bytes} more, starting a new one (and writing the full one) if needed. */
+    private ByteBuf batchFor(int bytes) {
+        ByteBuf b = batch;
+        if (b == null || b.writableBytes() < bytes) {
+            writeBatch();
+            b = batch = alloc().directBuffer(Math.max(bytes, BATCH_CAPACITY));
+        }
+        flushPending = true;
+        return b;
+    }
+
+    /** Hands the answer batch, if any, to the channel (not flushed). */
+    private void writeBatch() {
+        ByteBuf b = batch;
+        if (b != null) {
+            batch = null;
+            ctx.write(b, ctx.voidPromise());
+        }
+    }
+
     private void flushIfPending() {
-        if (flushPending && state != State.CLOSED) {
+        if (state == State.CLOSED) {
+            releaseBatch();
+            return;
+        }
+        if (flushPending) {
             flushPending = false;
+            writeBatch();
             counters.increment(Counter.FLUSHES);
             ctx.flush();
+        }
+    }
+
+    private void releaseBatch() {
+        ByteBuf b = batch;
+        if (b != null) {
+            batch = null;
+            b.release();
         }
     }
 
