@@ -36,13 +36,19 @@ import java.util.function.Consumer;
  *   <li><b>many</b>: 10,000 thin volumes with 10 snapshots each in one container (one 4 KiB write per
  *       volume before each snapshot): time to create, heap used after, metadata bytes on the device, then
  *       close, {@link Container#open} (recovery) and its own {@link Container#recoveryMillis()}.</li>
+ *   <li><b>cow</b>: the cost of the first 4 KiB write to a cluster after a snapshot (copy-on-write: a new
+ *       cluster, the rest of the old one copied into it, a MAP record) against a plain 4 KiB overwrite of a
+ *       cluster the volume already owns, for cluster sizes 4 KiB to 1 MiB, on a sparse file and on a memory
+ *       device. For each sampled cluster, in turn: the first write after the snapshot, a flush, an overwrite
+ *       of another 4 KiB of the same cluster, a flush; the write and the flush are timed apart. The first
+ *       write ever to a cluster (allocation) is measured the same way before the snapshot.</li>
  * </ol>
  *
  * A program, not a test: {@code gateway/bench/container-bench.sh} builds and runs it. Options
- * ({@code --name=value}): {@code part} (all, snap, many), {@code dir} (where sparse files go; the
+ * ({@code --name=value}): {@code part} (all, snap, many, cow), {@code dir} (where sparse files go; the
  * working directory by default), {@code samples} (per figure, 200), {@code warmup} (untimed write + snapshot + clone rounds first, 500), {@code cluster} (bytes, 65536),
  * {@code volumes} (10000), {@code snapshots} (10), {@code many-device} (memory or file),
- * {@code snap-devices} (file,memory).
+ * {@code snap-devices} (file,memory; also the devices of cow), {@code cow-clusters} (4096,16384,65536,262144,1048576).
  */
 public final class ContainerBenchmark {
     private static final long KIB = 1024;
@@ -81,6 +87,7 @@ public final class ContainerBenchmark {
         int snapshots = 10;
         String manyDevice = "memory";
         String snapDevices = "file,memory";
+        String cowClusters = "4096,16384,65536,262144,1048576";
         for (String a : args) {
             String[] kv = a.replaceFirst("^--", "").split("=", 2);
             if (kv.length != 2) {
@@ -96,6 +103,7 @@ public final class ContainerBenchmark {
                 case "snapshots" -> snapshots = Integer.parseInt(kv[1]);
                 case "many-device" -> manyDevice = kv[1];
                 case "snap-devices" -> snapDevices = kv[1];
+                case "cow-clusters" -> cowClusters = kv[1];
                 default -> throw new IllegalArgumentException("unknown option " + kv[0]);
             }
         }
@@ -110,6 +118,13 @@ public final class ContainerBenchmark {
         }
         if (part.equals("all") || part.equals("many")) {
             b.manyVolumes();
+        }
+        if (part.equals("all") || part.equals("cow")) {
+            for (String kind : b.snapDevices) {
+                for (String cs : cowClusters.split(",")) {
+                    b.copyOnWrite(kind, Integer.parseInt(cs));
+                }
+            }
         }
         System.out.printf(Locale.ROOT, "%ntotal %.1f s%n", (System.nanoTime() - start) / 1e9);
     }
@@ -233,6 +248,75 @@ public final class ContainerBenchmark {
         } finally {
             device.close();
             Files.deleteIfExists(file);
+        }
+    }
+
+    // --- 3. the first write after a snapshot against an overwrite ---
+
+    private void copyOnWrite(String kind, int clusterSize) throws IOException {
+        long deviceSize = 8 * GIB;
+        long volumeSize = GIB;
+        Path file = dir.resolve("container-bench-cow.img");
+        BlockDevice device = openDevice(kind, file, deviceSize);
+        try {
+            Container c = Container.format(device, UUID.randomUUID(), clusterSize);
+            // Untimed warm-up on a volume of its own: the same sequence, so the JIT has seen every path.
+            VirtualVolume warm = c.createVolume("warm", VolumeType.DATA, 64 * MIB, 4096, nguid(), UUID.randomUUID());
+            cowRound(c, c.device(warm.id()), warm.id(), clusterSize, 64 * MIB, Math.min(warmup, (int) (64 * MIB / clusterSize)), null);
+            VirtualVolume v = c.createVolume("cow", VolumeType.DATA, volumeSize, 4096, nguid(), UUID.randomUUID());
+            long[][] t = new long[8][samples];
+            cowRound(c, c.device(v.id()), v.id(), clusterSize, volumeSize, samples, t);
+            System.out.printf(Locale.ROOT, "%n== 4 KiB writes, %s device, %d KiB clusters (n=%d distinct clusters) ==%n",
+                    kind.equals("file") ? "sparse file" : "memory", clusterSize / KIB, samples);
+            String[] labels = {"first write ever (allocate)", "  its flush", "overwrite", "  its flush",
+                    "first write after snapshot (CoW)", "  its flush", "overwrite after the CoW", "  its flush"};
+            for (int i = 0; i < labels.length; i++) {
+                System.out.printf(Locale.ROOT, "  %-34s %s%n", labels[i], stats(t[i]));
+            }
+            System.out.printf(Locale.ROOT, "  CoW / overwrite (medians): write %.2f, write + flush %.2f; snapshot space per 4 KiB written after it: %d KiB%n",
+                    median(t[4]) / median(t[6]), (median(t[4]) + median(t[5])) / (median(t[6]) + median(t[7])), clusterSize / KIB);
+            c.close();
+        } finally {
+            device.close();
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
+     * {@code n} distinct clusters of the volume: allocate each with a 4 KiB write, overwrite another 4 KiB of
+     * it; snapshot; then the first write after the snapshot and an overwrite, each write followed by a flush.
+     * Timings go to {@code t} (null: untimed).
+     */
+    private void cowRound(Container c, VolumeDevice d, long volumeId, int clusterSize, long volumeSize, int n, long[][] t) {
+        long stride = volumeSize / n / clusterSize * clusterSize;
+        if (stride < clusterSize) {
+            throw new IllegalArgumentException(n + " distinct clusters of " + clusterSize + " B do not fit in " + volumeSize + " B");
+        }
+        int blocksPerCluster = clusterSize / 4096;
+        for (int phase = 0; phase < 2; phase++) {
+            if (phase == 1) {
+                c.snapshot(volumeId, "s-" + random.nextLong(), nguid(), UUID.randomUUID());
+            }
+            for (int i = 0; i < n; i++) {
+                long base = i * stride;
+                long first = base + (long) random.nextInt(blocksPerCluster) * 4096;
+                long second = base + (long) random.nextInt(blocksPerCluster) * 4096;
+                long s0 = System.nanoTime();
+                check(await(f -> d.write(first, 4096, block4k, false, f, DONE)), "4 KiB write");
+                long s1 = System.nanoTime();
+                check(await(f -> d.flush(f, DONE)), "flush");
+                long s2 = System.nanoTime();
+                check(await(f -> d.write(second, 4096, block4k, false, f, DONE)), "4 KiB write");
+                long s3 = System.nanoTime();
+                check(await(f -> d.flush(f, DONE)), "flush");
+                long s4 = System.nanoTime();
+                if (t != null) {
+                    t[phase * 4][i] = s1 - s0;
+                    t[phase * 4 + 1][i] = s2 - s1;
+                    t[phase * 4 + 2][i] = s3 - s2;
+                    t[phase * 4 + 3][i] = s4 - s3;
+                }
+            }
         }
     }
 
