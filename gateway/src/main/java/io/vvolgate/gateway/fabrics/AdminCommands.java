@@ -116,6 +116,9 @@ final class AdminCommands {
         id.setShortLE(Identify.CTRL_WCTEMP, 0x157);
         id.setShortLE(Identify.CTRL_CCTEMP, 0x175);
         id.setShortLE(Identify.CTRL_KAS, Target.KEEP_ALIVE_GRANULARITY_100MS);
+        // Traffic-based keep-alive: any command restarts the keep-alive timer (QueuePair.submit touches the
+        // controller), so a host busy with I/O need not also send Keep Alive commands. Linux reads this bit.
+        id.setIntLE(Identify.CTRL_CTRATT, Identify.CTRATT_TBKAS);
         if (!discovery) {
             id.setByte(Identify.CTRL_ANATT, Target.ANA_TRANSITION_SECONDS);
             id.setByte(Identify.CTRL_ANACAP, 0x1F);
@@ -470,6 +473,10 @@ final class AdminCommands {
                 QueuePair.finish(r, Status.SUCCESS);
             }
             case Features.KEEP_ALIVE_TIMER -> {
+                if (Integer.toUnsignedLong(value) > Target.MAX_KATO_MS) {
+                    QueuePair.finish(r, Status.INVALID_FIELD);
+                    return;
+                }
                 c.setKeepAliveTimeoutMs(value);
                 QueuePair.finish(r, Status.SUCCESS);
             }
