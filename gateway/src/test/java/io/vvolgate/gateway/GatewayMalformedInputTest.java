@@ -3,6 +3,7 @@ package io.vvolgate.gateway;
 import io.vvolgate.gateway.host.NvmeTcpHost;
 import io.vvolgate.gateway.host.NvmeTcpQueue;
 import io.vvolgate.gateway.nvme.Opcodes;
+import io.vvolgate.gateway.nvme.Properties;
 import io.vvolgate.gateway.testing.LeakFailingExtension;
 import io.vvolgate.gateway.fabrics.Port;
 import io.vvolgate.gateway.fabrics.Target;
@@ -244,6 +245,8 @@ class GatewayMalformedInputTest {
             assertTrue(alive.connect(NQN, NvmeTcpHost.DEFAULT_HOST_NQN, hostId, 0, 32, 0xFFFF, 400).ok());
             assertTrue(quiet.connect(NQN, NvmeTcpHost.DEFAULT_HOST_NQN, hostId, 0, 32, 0xFFFF, 400).ok());
             assertEquals(2, gateway.controllerCount());
+            // Keep Alive is an admin command: the controller must be enabled first (CC.EN = 1).
+            assertTrue(alive.propertySet(Properties.CC, 1 | (6 << 16) | (4 << 20)).ok(), "Property Set CC.EN");
             // One host keeps sending Keep Alive well within its KATO; the other goes quiet.
             long deadline = System.nanoTime() + CLOSE_TIMEOUT_MS * 1_000_000L;
             while (quiet.isOpen()) {

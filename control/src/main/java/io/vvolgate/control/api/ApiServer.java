@@ -31,6 +31,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -74,6 +75,39 @@ public final class ApiServer implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** Written by the build (filtered): why the console was left out, when it was. */
+    static final String CONSOLE_PROPERTIES = "io/vvolgate/control/console.properties";
+
+    /**
+     * The page served at {@code /} when this build has no console. A bare 404 would leave the operator
+     * guessing whether the address is wrong; this says that the appliance is fine, why the console is
+     * missing (the build records it, e.g. Node.js was too old) and what still works.
+     */
+    static String consoleNotBuiltPage() {
+        String reason = "it was left out of this build";
+        try (InputStream in = ApiServer.class.getClassLoader().getResourceAsStream(CONSOLE_PROPERTIES)) {
+            if (in != null) {
+                Properties p = new Properties();
+                p.load(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
+                String r = p.getProperty("skipReason", "").strip();
+                if (!r.isEmpty() && !r.startsWith("$")) {
+                    reason = r;
+                }
+            }
+        } catch (IOException e) {
+            // keep the generic reason
+        }
+        return "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>vvolgate: console not built</title></head>\n"
+                + "<body><h1>The web console is not built into this appliance</h1>\n<p>Why: " + escapeHtml(reason) + ".</p>\n"
+                + "<p>The appliance runs normally: NVMe/TCP, the REST API (<a href=\"/api/openapi.yaml\">/api/openapi.yaml</a>)"
+                + " and <a href=\"/metrics\">/metrics</a> work. To get the console, build with Node.js 20.19 or newer and npm"
+                + " on the PATH (see the README's Set up section).</p>\n</body></html>\n";
+    }
+
+    private static String escapeHtml(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 
     /** Where the API listens, e.g. {@code http://127.0.0.1:8080}. */
@@ -138,7 +172,7 @@ public final class ApiServer implements AutoCloseable {
                 ctx.response().putHeader("content-type", "text/html; charset=utf-8")
                         .sendFile("io/vvolgate/control/console/index.html").onFailure(e -> {
                             if (!ctx.response().ended()) {
-                                ctx.response().setStatusCode(404).end("the web console is not built into this appliance\n");
+                                ctx.response().end(consoleNotBuiltPage());
                             }
                         });
             });

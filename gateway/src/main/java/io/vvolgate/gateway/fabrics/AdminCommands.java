@@ -67,8 +67,15 @@ final class AdminCommands {
                         if (csi != Identify.CSI_NVM) {
                             yield Status.INVALID_FIELD;
                         }
-                        yield cns == Identify.CNS_CS_NAMESPACE && c.namespace(r.nsid()) == null
-                                ? Status.INVALID_NAMESPACE : Status.SUCCESS;
+                        if (cns == Identify.CNS_CS_CONTROLLER) {
+                            yield Status.SUCCESS;
+                        }
+                        // The NVM command set's own namespace fields (protection, extended LBA formats) are
+                        // all unused here, so an active namespace's page is zero. So is an inactive one's, as
+                        // for CNS 00h: the host learns it is not attached rather than that the NSID is bad.
+                        int nsid = r.nsid();
+                        yield nsid != 0 && Integer.compareUnsigned(nsid, Target.MAX_NAMESPACES) <= 0
+                                ? Status.SUCCESS : Status.INVALID_NAMESPACE;
                     }
                     default -> Status.INVALID_FIELD;
                 };
@@ -109,6 +116,9 @@ final class AdminCommands {
         id.setShortLE(Identify.CTRL_WCTEMP, 0x157);
         id.setShortLE(Identify.CTRL_CCTEMP, 0x175);
         id.setShortLE(Identify.CTRL_KAS, Target.KEEP_ALIVE_GRANULARITY_100MS);
+        // Traffic-based keep-alive: any command restarts the keep-alive timer (QueuePair.submit touches the
+        // controller), so a host busy with I/O need not also send Keep Alive commands. Linux reads this bit.
+        id.setIntLE(Identify.CTRL_CTRATT, Identify.CTRATT_TBKAS);
         if (!discovery) {
             id.setByte(Identify.CTRL_ANATT, Target.ANA_TRANSITION_SECONDS);
             id.setByte(Identify.CTRL_ANACAP, 0x1F);
@@ -300,9 +310,15 @@ final class AdminCommands {
         log.setByte(LogPages.SMART_AVAILABLE_SPARE, spare);
         log.setByte(LogPages.SMART_SPARE_THRESHOLD, 10);
         log.setByte(LogPages.SMART_PERCENTAGE_USED, Math.min(255, used));
+        int warning = 0;
         if (spare < 10) {
-            log.setByte(LogPages.SMART_CRITICAL_WARNING, 1);
+            warning |= LogPages.SMART_WARNING_SPARE;
         }
+        // The over-temperature threshold is the host's to choose (Feature 04h); reaching it is a warning.
+        if (temperature >= c.temperatureThreshold()) {
+            warning |= LogPages.SMART_WARNING_TEMPERATURE;
+        }
+        log.setByte(LogPages.SMART_CRITICAL_WARNING, warning);
         // Data units are thousands of 512-byte units, rounded up.
         log.setLongLE(LogPages.SMART_DATA_UNITS_READ, (blocksRead + 999) / 1000);
         log.setLongLE(LogPages.SMART_DATA_UNITS_WRITTEN, (blocksWritten + 999) / 1000);
@@ -457,6 +473,10 @@ final class AdminCommands {
                 QueuePair.finish(r, Status.SUCCESS);
             }
             case Features.KEEP_ALIVE_TIMER -> {
+                if (Integer.toUnsignedLong(value) > Target.MAX_KATO_MS) {
+                    QueuePair.finish(r, Status.INVALID_FIELD);
+                    return;
+                }
                 c.setKeepAliveTimeoutMs(value);
                 QueuePair.finish(r, Status.SUCCESS);
             }
@@ -505,7 +525,8 @@ final class AdminCommands {
             QueuePair.finish(r, Status.INVALID_FIELD);
             return;
         }
-        boolean defaults = sel == 1;
+        // No feature is saveable, so "saved" is the default value (the spec's rule when there is no saved one).
+        boolean defaults = sel == 1 || sel == 2;
         int result;
         switch (fid) {
             case Features.NUMBER_OF_QUEUES -> {
@@ -526,11 +547,12 @@ final class AdminCommands {
                 result = defaults || c.writeCacheEnabled() ? 1 : 0;
             }
             case Features.TEMPERATURE_THRESHOLD -> {
-                if (discovery) {
+                if (discovery || ((r.cdw(11) >>> 16) & 0xFF) != 0) {
+                    // As for Set: only the composite sensor's over-temperature threshold exists.
                     QueuePair.finish(r, Status.INVALID_FIELD);
                     return;
                 }
-                result = defaults ? 0x157 : c.temperatureThreshold();
+                result = defaults ? Controller.DEFAULT_TEMPERATURE_THRESHOLD : c.temperatureThreshold();
             }
             default -> {
                 QueuePair.finish(r, Status.INVALID_FIELD);

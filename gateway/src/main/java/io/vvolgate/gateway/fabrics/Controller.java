@@ -41,7 +41,9 @@ public final class Controller {
     private int csts;
     private int ioQueuesGranted;
     private int asyncEventConfig;
-    private int temperatureThreshold = 0x157; // 343 K, 70 °C
+    /** Feature 04h's default: 343 K (70 °C), the Identify Controller WCTEMP the controller reports. */
+    static final int DEFAULT_TEMPERATURE_THRESHOLD = 0x157;
+    private int temperatureThreshold = DEFAULT_TEMPERATURE_THRESHOLD;
     private boolean destroyed;
 
     private final ArrayDeque<NvmeRequest> aers = new ArrayDeque<>();

@@ -66,6 +66,13 @@ final class QueuePair implements FabricsQueue {
         } else if (controller == null) {
             finish(r, Status.COMMAND_SEQUENCE_ERROR);
         } else if (qid == 0) {
+            // Before CC.EN = 1 (and CSTS.RDY) an I/O controller accepts only Fabrics commands: Connect, then
+            // Property Get/Set to enable. Linux's target refuses the rest with Command Sequence Error too,
+            // and, like it, a discovery controller is exempt (some clients read the log without enabling).
+            if (!controller.ready() && !controller.subsystem().isDiscovery()) {
+                finish(r, Status.COMMAND_SEQUENCE_ERROR);
+                return;
+            }
             AdminCommands.execute(controller, r);
         } else {
             io(r);
@@ -160,7 +167,7 @@ final class QueuePair implements FabricsQueue {
         int requestedQid = sqe.getUnsignedShortLE(Sqe.CONNECT_QID_OFFSET);
         int sqsize = sqe.getUnsignedShortLE(Sqe.CONNECT_SQSIZE_OFFSET);
         int cattr = sqe.getUnsignedByte(Sqe.CONNECT_CATTR_OFFSET);
-        int kato = sqe.getIntLE(Sqe.CONNECT_KATO_OFFSET);
+        long kato = sqe.getUnsignedIntLE(Sqe.CONNECT_KATO_OFFSET);
         int base = data.readerIndex();
         UUID hostId = new UUID(data.getLong(base + ConnectData.HOSTID_OFFSET), data.getLong(base + ConnectData.HOSTID_OFFSET + 8));
         int cntlid = data.getUnsignedShortLE(base + ConnectData.CNTLID_OFFSET);
@@ -192,11 +199,17 @@ final class QueuePair implements FabricsQueue {
                 invalidConnectData(r, ConnectData.CNTLID_OFFSET, Status.CONNECT_INVALID_PARAMETERS);
                 return;
             }
+            if (kato > Target.MAX_KATO_MS) {
+                invalidConnectSqe(r, Sqe.CONNECT_KATO_OFFSET);
+                target.log("refused connect from " + transport.remoteAddress() + ": keep-alive timeout " + kato
+                        + " ms is above " + Target.MAX_KATO_MS + " ms");
+                return;
+            }
             if (kato == 0 && !subsystem.isDiscovery()) {
                 // Linux always asks for one; without it a dead host's controller would live for ever.
                 kato = Target.DEFAULT_KATO_MS;
             }
-            Controller c = target.createController(subsystem, hostNqn, hostId, kato);
+            Controller c = target.createController(subsystem, hostNqn, hostId, (int) kato);
             if (c == null) {
                 finish(r, Status.CONNECT_CONTROLLER_BUSY);
                 return;

@@ -50,6 +50,13 @@ public final class Target implements QueueAcceptor, AutoCloseable {
     static final int KEEP_ALIVE_GRANULARITY_100MS = 10;
     /** Reported as the Keep Alive Timer feature's default. */
     static final int DEFAULT_KATO_MS = 120_000;
+    /**
+     * The longest keep-alive timeout a host may ask for (Connect or Feature 0Fh), one hour. The spec sets
+     * no ceiling, but KATO is how long a dead host's controller, its queues and its CNTLID outlive it; and
+     * a value past 2^31 - 1 ms does not fit the signed field that holds it (it would read as "no
+     * timeout"). Linux asks for its keep_alive_tmo plus 10 s, 15 s by default.
+     */
+    static final long MAX_KATO_MS = 3_600_000;
     private static final int RING_SIZE = 16_384;
 
     private static final System.Logger LOG = System.getLogger("vvolgate.target");

@@ -30,6 +30,8 @@ public final class Identify {
     public static final int CTRL_VER = 80;
     public static final int CTRL_OAES = 92;
     public static final int CTRL_CTRATT = 96;
+    /** CTRATT bit 6: Traffic Based Keep Alive Support (any command restarts the keep-alive timer). */
+    public static final int CTRATT_TBKAS = 1 << 6;
     public static final int CTRL_CNTRLTYPE = 111;
     public static final int CTRL_OACS = 256;
     public static final int CTRL_ACL = 258;

@@ -23,6 +23,10 @@ public final class LogPages {
 
     // SMART / Health Information (512 bytes)
     public static final int SMART_CRITICAL_WARNING = 0;
+    /** Critical Warning bit 0: available spare is below its threshold. */
+    public static final int SMART_WARNING_SPARE = 1;
+    /** Critical Warning bit 1: a temperature is at or above an over-temperature threshold. */
+    public static final int SMART_WARNING_TEMPERATURE = 1 << 1;
     public static final int SMART_TEMPERATURE = 1;
     public static final int SMART_AVAILABLE_SPARE = 3;
     public static final int SMART_SPARE_THRESHOLD = 4;

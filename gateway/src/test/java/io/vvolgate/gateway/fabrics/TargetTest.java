@@ -8,6 +8,7 @@ import io.vvolgate.gateway.nvme.Identify;
 import io.vvolgate.gateway.nvme.LogPages;
 import io.vvolgate.gateway.nvme.Opcodes;
 import io.vvolgate.gateway.nvme.Properties;
+import io.vvolgate.gateway.nvme.Sqe;
 import io.vvolgate.gateway.nvme.Status;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -382,6 +383,77 @@ class TargetTest {
         assertTrue(admin.closedReason.contains("keep-alive"), admin.closedReason);
         assertEquals(1, target.keepAliveExpiries());
         assertTrue(target.controllers().isEmpty());
+    }
+
+    @Test
+    void aKeepAliveTimeoutAboveAnHourIsRefusedAtConnectAndBySetFeatures() {
+        for (int kato : new int[] {3_600_001, -1 /* FFFFFFFFh: would read as negative, i.e. no timeout */}) {
+            NvmeRequest r = new TestQueue(target, PORT).connect(NQN, 0, 31, 0xFFFF, kato);
+            assertEquals(Status.CONNECT_INVALID_PARAMETERS, r.status(), "KATO " + Integer.toUnsignedString(kato));
+            assertEquals(Sqe.CONNECT_KATO_OFFSET, r.result0(), "IATTR 0 (the SQE), IPO = byte 48, CDW12 KATO");
+        }
+        assertTrue(target.controllers().isEmpty());
+
+        NvmeRequest r = admin.connect(NQN, 0, 31, 0xFFFF, 3_600_000);
+        assertEquals(Status.SUCCESS, r.status(), "one hour is accepted");
+        assertEquals(Status.SUCCESS, admin.propertySet(Properties.CC, 1 | (6 << 16) | (4 << 20)).status());
+        for (int kato : new int[] {3_600_001, -1}) {
+            NvmeRequest set = admin.execute(admin.cdw(admin.cdw(admin.command(Opcodes.ADMIN_SET_FEATURES, 0), 10,
+                    Features.KEEP_ALIVE_TIMER), 11, kato));
+            assertEquals(Status.INVALID_FIELD, set.status(), "Set Features KATO " + Integer.toUnsignedString(kato));
+        }
+        NvmeRequest get = admin.execute(admin.cdw(admin.command(Opcodes.ADMIN_GET_FEATURES, 0), 10, Features.KEEP_ALIVE_TIMER));
+        assertEquals(3_600_000, get.result0(), "the refused values changed nothing");
+    }
+
+    @Test
+    void beforeCcEnOnlyFabricsCommandsAreAccepted() {
+        NvmeRequest r = admin.connect(NQN, 0, 31, 0xFFFF, 5000);
+        assertEquals(Status.SUCCESS, r.status());
+        for (int opcode : new int[] {Opcodes.ADMIN_IDENTIFY, Opcodes.ADMIN_KEEP_ALIVE, Opcodes.ADMIN_GET_FEATURES}) {
+            NvmeRequest early = admin.command(opcode, 0);
+            admin.cdw(early, 10, opcode == Opcodes.ADMIN_GET_FEATURES ? Features.KEEP_ALIVE_TIMER : Identify.CNS_CONTROLLER);
+            if (opcode == Opcodes.ADMIN_IDENTIFY) {
+                admin.withReadBuffer(early, 4096);
+            }
+            assertEquals(Status.COMMAND_SEQUENCE_ERROR, admin.execute(early).status(), "opcode " + opcode + " before CC.EN");
+        }
+        // What Linux sends between Connect and enabling still works: Property Get CAP, Property Set CC.
+        assertEquals(1023, admin.propertyGet(Properties.CAP, true).result0() & 0xFFFF);
+        assertEquals(Status.SUCCESS, admin.propertySet(Properties.CC, 1 | (6 << 16) | (4 << 20)).status());
+        assertEquals(Properties.CSTS_RDY, admin.propertyGet(Properties.CSTS, false).result0());
+        identify(Identify.CNS_CONTROLLER, 0);
+        // Disabled again (a controller reset): back to Fabrics commands only.
+        assertEquals(Status.SUCCESS, admin.propertySet(Properties.CC, 0).status());
+        NvmeRequest late = admin.withReadBuffer(admin.cdw(admin.command(Opcodes.ADMIN_IDENTIFY, 0), 10, Identify.CNS_CONTROLLER), 4096);
+        assertEquals(Status.COMMAND_SEQUENCE_ERROR, admin.execute(late).status());
+
+        // A discovery controller answers without being enabled, as Linux's target does: some discovery
+        // clients read the log straight after Connect.
+        TestQueue disc = new TestQueue(target, DISCOVERY_PORT);
+        assertEquals(Status.SUCCESS, disc.connect(Target.DISCOVERY_NQN, 0, 31, 0xFFFF, 0).status());
+        assertEquals(2, logPage(disc, LogPages.DISCOVERY, 0, 3072).getLongLE(8), "NUMREC");
+    }
+
+    @Test
+    void trafficBasedKeepAliveIsAdvertisedAndIoKeepsAControllerAliveWithoutKeepAlives() {
+        NvmeRequest r = admin.connect(NQN, 0, 31, 0xFFFF, 300);
+        assertEquals(Status.SUCCESS, r.status());
+        cntlid = r.result0() & 0xFFFF;
+        assertEquals(Status.SUCCESS, admin.propertySet(Properties.CC, 1 | (6 << 16) | (4 << 20)).status());
+        ByteBuf id = identify(Identify.CNS_CONTROLLER, 0);
+        assertEquals(Identify.CTRATT_TBKAS, id.getIntLE(Identify.CTRL_CTRATT) & Identify.CTRATT_TBKAS, "CTRATT bit 6");
+        assertEquals(10, id.getUnsignedShortLE(Identify.CTRL_KAS), "KAS: KATO granularity in 100 ms units, 1 s");
+
+        // Reads on an I/O queue for four times KATO, and not one Keep Alive: the controller stays.
+        TestQueue io = ioQueue(1);
+        long end = System.nanoTime() + 1_200_000_000L;
+        while (System.nanoTime() < end) {
+            read(io, 0, 1);
+        }
+        assertNull(admin.closedReason);
+        assertEquals(0, target.keepAliveExpiries());
+        assertEquals(1, target.controllers().size());
     }
 
     @Test
