@@ -28,6 +28,10 @@ import java.util.function.LongBinaryOperator;
  * and a leaf its clusters; a cluster whose count reaches zero is free. So deleting snapshots in any order
  * returns exactly the space nothing else references.
  *
+ * <p>A checkpoint stores the trees as they are, each shared node once ({@link ImageWriter}), and loading
+ * rebuilds the same sharing ({@link ImageReader}); the log's MAP and UNMAP records replayed on top go through
+ * {@link #set} and {@link #unmap} like the writes that made them.
+ *
  * <p>Owned by the container's metadata thread; not thread-safe.
  */
 public final class ClusterMap {
