@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongBinaryOperator;
@@ -46,6 +45,8 @@ public final class ClusterMap {
         final Object[] kids;   // inner node
         final long[] slots;    // leaf: physical cluster + 1, 0 = unmapped
         int used;              // non-empty entries, so empty nodes can be dropped
+        int imageStamp;        // the checkpoint image that numbered this node (see ImageWriter), 0 = none
+        int imageNumber;       // its node number in that image
 
         Node(boolean leaf) {
             this.kids = leaf ? null : new Object[FANOUT];
@@ -314,8 +315,11 @@ public final class ClusterMap {
      * <p>Not thread-safe; used under the container's lock while it writes a checkpoint.
      */
     static final class ImageWriter {
+        private static final java.util.concurrent.atomic.AtomicInteger STAMPS = new java.util.concurrent.atomic.AtomicInteger();
         private final ByteBuf out;
-        private final Map<Node, Integer> written = new IdentityHashMap<>();
+        /** Marks the nodes this image numbered (in the nodes themselves: no map from node to number to hash). */
+        private final int stamp = nextStamp();
+        private int written;
         /** The node last met at each place in the tree (index at its level, and level): DELTA's base. */
         private final Map<Long, Node> lastAt = new HashMap<>();
         private final long[] entries = new long[FANOUT];
@@ -331,15 +335,27 @@ public final class ClusterMap {
             return map.root == null ? 0 : write(map.root, map.levels - 1, 0) + 1L;
         }
 
+        private static int nextStamp() {
+            int s;
+            do {
+                s = STAMPS.incrementAndGet();
+            } while (s == 0);
+            return s;
+        }
+
         /** Node records written so far. */
         int nodes() {
-            return written.size();
+            return written;
+        }
+
+        private int number(Node n) {
+            return n.imageStamp == stamp ? n.imageNumber : -1;
         }
 
         private int write(Node n, int level, long index) {
             Long place = index << 3 | level;
-            Integer done = written.get(n);
-            if (done != null) {
+            int done = number(n);
+            if (done >= 0) {
                 lastAt.put(place, n);
                 return done;
             }
@@ -368,7 +384,7 @@ public final class ClusterMap {
             long delta = base == null ? Long.MAX_VALUE : 6L + changed * (2L + width);
             if (delta < sparse && delta < dense) {
                 out.writeByte(level | ENCODING_DELTA << 4);
-                out.writeIntLE(written.get(base));
+                out.writeIntLE(number(base));
                 out.writeShortLE(changed);
                 for (int i = 0; i < FANOUT; i++) {
                     if (entries[i] != baseEntries[i]) {
@@ -391,11 +407,12 @@ public final class ClusterMap {
                     writeEntry(entries[i], width);
                 }
             }
-            int id = written.size();
+            int id = written++;
             if (id == Integer.MAX_VALUE) {
                 throw new VolumeException("the maps hold more than " + Integer.MAX_VALUE + " nodes: too many for a checkpoint");
             }
-            written.put(n, id);
+            n.imageStamp = stamp;
+            n.imageNumber = id;
             lastAt.put(place, n);
             return id;
         }
@@ -416,7 +433,7 @@ public final class ClusterMap {
                 if (n.leaf()) {
                     e = n.slots[i];
                 } else {
-                    e = n.kids[i] == null ? 0 : written.get((Node) n.kids[i]) + 1L;
+                    e = n.kids[i] == null ? 0 : number((Node) n.kids[i]) + 1L;
                 }
                 into[i] = e;
                 if (e != 0) {
@@ -439,7 +456,6 @@ public final class ClusterMap {
     static final class ImageReader {
         private final ClusterRefcounts refs;
         private final List<Node> nodes = new ArrayList<>();
-        private final Map<Node, Integer> numbers = new IdentityHashMap<>();
         private final List<Integer> levels = new ArrayList<>();
         private final List<Long> mappedBelow = new ArrayList<>();
 
@@ -489,10 +505,10 @@ public final class ClusterMap {
                     n.used++;
                     Node kid = (Node) n.kids[i];
                     kid.refs++;
-                    mapped += mappedBelow.get(numbers.get(kid));
+                    mapped += mappedBelow.get(kid.imageNumber); // numbered as it was read
                 }
             }
-            numbers.put(n, nodes.size());
+            n.imageNumber = nodes.size();
             nodes.add(n);
             levels.add(level);
             mappedBelow.add(mapped);
