@@ -806,8 +806,9 @@ public final class Container implements AutoCloseable {
 
     /**
      * The container's metadata no longer fits its checkpoint area, so the log cannot be emptied. Until deletes
-     * shrink it, operations that would add to the log are refused (writes that need a new cluster answer
-     * {@link IoCompletion#ENOSPC}, which a host sees as Capacity Exceeded); deletes go on.
+     * shrink it, operations that may add to the log are refused: management operations throw this, and writes,
+     * Write Zeroes and Deallocate answer {@link IoCompletion#ENOSPC}, which a host sees as Capacity Exceeded
+     * (all of them, in place or not: the check comes before a write knows which it is). Reads and deletes go on.
      */
     public static final class MetadataFullException extends VolumeException {
         MetadataFullException(String message) {
