@@ -188,7 +188,8 @@ public final class VolumeDevice implements BlockDevice {
             try {
                 container.ensureLogSpace();
             } catch (VolumeException e) {
-                completion.completed(attachment, IoCompletion.EIO); // the checkpoint failed: nothing changed
+                // The checkpoint failed, nothing changed; out of metadata space is Capacity Exceeded to a host.
+                completion.completed(attachment, e instanceof Container.MetadataFullException ? IoCompletion.ENOSPC : IoCompletion.EIO);
                 return;
             }
             VirtualVolume v = container.liveVolume(volumeId);

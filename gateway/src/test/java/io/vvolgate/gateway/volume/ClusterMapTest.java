@@ -98,7 +98,115 @@ class ClusterMapTest {
         }
     }
 
+    @Test
+    void randomMapsComeBackFromTheCheckpointImageWithTheSameSharing() {
+        long seed = Long.getLong("clustermap.seed", System.nanoTime());
+        int sequences = Integer.getInteger("clustermap.sequences", 100);
+        for (int s = 0; s < sequences; s++) {
+            long caseSeed = seed + s;
+            try {
+                runSequence(new Random(caseSeed), 300, true);
+            } catch (AssertionError | RuntimeException e) {
+                throw new AssertionError("sequence seed " + caseSeed + " (replay: -Dclustermap.seed=" + caseSeed
+                        + " -Dclustermap.sequences=1): " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Test
+    void aSnapshotThatDiffersByOneClusterCostsAFewBytesOfImageNotACopyOfItsMap() {
+        Pool pool = new Pool(1 << 16);
+        ClusterMap head = ClusterMap.create(1L << 20, pool.refs);
+        for (long lc = 0; lc < 40_000; lc++) {
+            pool.write(head, lc, 1);
+        }
+        List<ClusterMap> maps = new ArrayList<>();
+        for (int s = 0; s < 256; s++) {
+            pool.write(head, s * 151L, 2 + s);
+            maps.add(head.share());
+        }
+        maps.add(head);
+        long one = image(List.of(head)).length;
+        long all = image(maps).length;
+        // 256 more maps, each a changed leaf and root path on top of its neighbour: well under 100 bytes each.
+        assertTrue(all - one < 256 * 100, "257 maps take " + all + " bytes, one takes " + one);
+        for (ClusterMap m : maps) {
+            m.release();
+        }
+    }
+
+    private static byte[] image(List<ClusterMap> maps) {
+        io.netty.buffer.ByteBuf out = io.netty.buffer.Unpooled.buffer();
+        ClusterMap.ImageWriter w = new ClusterMap.ImageWriter(out);
+        for (ClusterMap m : maps) {
+            out.writeLongLE(w.add(m));
+        }
+        byte[] b = new byte[out.readableBytes()];
+        out.readBytes(b);
+        return b;
+    }
+
+    /**
+     * Writes every map's nodes as a checkpoint does and reads them back over fresh reference counts: the
+     * rebuilt maps read the same, hold every cluster as often, write back to the same image (so the same
+     * nodes are shared), copy on write as before, and free everything once released.
+     */
+    private static void roundTrip(Random rnd, Pool pool, List<ClusterMap> maps, List<Map<Long, Long>> models, List<Boolean> writable,
+                                  long[] clustersOf) {
+        io.netty.buffer.ByteBuf out = io.netty.buffer.Unpooled.buffer();
+        ClusterMap.ImageWriter w = new ClusterMap.ImageWriter(out);
+        long[] roots = new long[maps.size()];
+        for (int i = 0; i < maps.size(); i++) {
+            roots[i] = w.add(maps.get(i));
+        }
+        Pool again = new Pool(pool.contents.length);
+        System.arraycopy(pool.contents, 0, again.contents, 0, pool.contents.length);
+        again.next = pool.next;
+        ClusterMap.ImageReader r = new ClusterMap.ImageReader(again.refs);
+        for (int n = 0; n < w.nodes(); n++) {
+            r.read(out);
+        }
+        assertEquals(0, out.readableBytes());
+        out.release();
+        List<ClusterMap> rebuilt = new ArrayList<>();
+        for (int i = 0; i < maps.size(); i++) {
+            rebuilt.add(r.map(roots[i], clustersOf[i]));
+            assertEquals(maps.get(i).mappedClusters(), rebuilt.get(i).mappedClusters());
+        }
+        r.checkEveryNodeReached();
+        for (int c = 0; c < pool.contents.length; c++) {
+            assertEquals(pool.refs.get(c), again.refs.get(c), "references of cluster " + c);
+        }
+        assertTrue(java.util.Arrays.equals(image(maps), image(rebuilt)), "the same nodes, shared the same way");
+        // The free list is rebuilt from the counts, as the container does after loading.
+        for (long c = 0; c < again.next; c++) {
+            if (again.refs.get(c) == 0) {
+                again.free.push(c);
+            }
+        }
+        verify(again, rebuilt, models);
+        long version = 1L << 40;
+        for (int i = 0; i < rebuilt.size(); i++) {
+            if (writable.get(i)) {
+                for (int k = 0; k < 20; k++) {
+                    long lc = hot(rnd, rebuilt.get(i).clusters());
+                    again.write(rebuilt.get(i), lc, version);
+                    models.get(i).put(lc, version++);
+                }
+            }
+        }
+        verify(again, rebuilt, models);
+        for (ClusterMap m : rebuilt) {
+            m.release();
+        }
+        assertEquals(0, again.refs.referencedClusters(), "everything is free once every rebuilt map is gone");
+    }
+
     private static void runSequence(Random rnd, int steps) {
+        runSequence(rnd, steps, false);
+    }
+
+    private static void runSequence(Random rnd, int steps, boolean throughImage) {
         int logical = rnd.nextBoolean() ? 600 : 300_000; // one level, or three levels with sparse use
         Pool pool = new Pool(200_000);
         List<ClusterMap> maps = new ArrayList<>();
@@ -154,6 +262,14 @@ class ClusterMapTest {
             if (step % 25 == 0 || step == steps - 1) {
                 verify(pool, maps, models);
             }
+        }
+        if (throughImage) {
+            long[] clustersOf = maps.stream().mapToLong(ClusterMap::clusters).toArray();
+            List<Map<Long, Long>> copies = new ArrayList<>();
+            for (Map<Long, Long> model : models) {
+                copies.add(new HashMap<>(model));
+            }
+            roundTrip(rnd, pool, maps, copies, writable, clustersOf);
         }
         for (ClusterMap m : maps) {
             m.release();
