@@ -176,7 +176,7 @@ public final class Fsck {
             return new Report(out, false);
         }
         List<Finding> repairs = new ArrayList<>();
-        boolean repaired;
+        boolean repaired = false;
         MirroredDevice mirror;
         try {
             mirror = MirroredDevice.open(first, second);
@@ -190,6 +190,7 @@ public final class Fsck {
                 try {
                     mirror.resyncDone().get(30, TimeUnit.MINUTES);
                     repairs.add(new Finding(Severity.INFO, "repaired " + dirty + " dirty regions: copied from leg 0 to leg 1"));
+                    repaired = true;
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     repairs.add(new Finding(Severity.ERROR, "interrupted while repairing the dirty regions"));
@@ -199,7 +200,7 @@ public final class Fsck {
             }
             Report inner = check(mirror, true, readData);
             repairs.addAll(inner.findings());
-            repaired = true; // opening the mirror rewrote its labels at least
+            repaired |= inner.repaired(); // (the labels' new generation, which any open writes, is no repair)
         } finally {
             mirror.close();
         }
