@@ -56,10 +56,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class ContainerModelTest {
     /**
-     * Sequences run by default. 2,000 took 104 s on the 2-core build machine (under load from other
-     * builds), so the default is the largest round figure that stays under about a minute there:
-     * 1,000 (about 52 s). Run more with {@code -Dcontainer.model.sequences=N}; sequence i always uses
-     * seed base + i, so a failure replays whatever N found it.
+     * Sequences run by default. On the 2-core build machine, shared with other builds (load 4 to 5),
+     * 2,000 took 104 s and 1,000 took 59 s, so the default is 1,000: about a minute. Run more with
+     * {@code -Dcontainer.model.sequences=N}; sequence i always uses seed base + i, so a failure replays
+     * with the printed seed whatever N found it.
      */
     static final int DEFAULT_SEQUENCES = 1_000;
     static final int PAGE = 4096;
