@@ -26,10 +26,11 @@ public final class Main {
 
     static final String USAGE = """
             usage: vvolgate serve [--config FILE]   run the appliance until SIGTERM or SIGINT
-                   vvolgate fsck [--repair] [--read-data] IMAGE
-                                                    check the storage container on IMAGE offline; exit 0
-                                                    clean, 1 problems found, 2 usage (changes nothing
-                                                    without --repair)
+                   vvolgate fsck [--repair] [--read-data] IMAGE [IMAGE2]
+                                                    check the storage container on IMAGE offline, or on
+                                                    one or both legs of a mirrored pair (both: the legs
+                                                    are compared too); exit 0 clean, 1 problems found,
+                                                    2 usage (opens them read-only without --repair)
                    vvolgate ctl COMMAND ...         operate a running appliance through its REST API (log in
                                                     first: vvolgate ctl login; see vvolgate ctl help)
                    vvolgate help                    show this help
@@ -169,25 +170,25 @@ public final class Main {
     private int fsck(String[] args) {
         boolean repair = false;
         boolean readData = false;
-        Path image = null;
+        java.util.List<Path> images = new java.util.ArrayList<>();
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--repair" -> repair = true;
                 case "--read-data" -> readData = true;
                 default -> {
-                    if (args[i].startsWith("-") || image != null) {
+                    if (args[i].startsWith("-") || images.size() == 2) {
                         return usageError("unknown argument \"" + args[i] + "\" for fsck");
                     }
-                    image = workingDir.resolve(args[i]);
+                    images.add(workingDir.resolve(args[i]));
                 }
             }
         }
-        if (image == null) {
-            return usageError("fsck needs the image or device holding the container");
+        if (images.isEmpty()) {
+            return usageError("fsck needs the image or device holding the container (or both legs of a mirrored pair)");
         }
         io.vvolgate.gateway.ContainerCheck check;
         try {
-            check = io.vvolgate.gateway.ContainerCheck.run(image, repair, readData);
+            check = io.vvolgate.gateway.ContainerCheck.run(images, repair, readData);
         } catch (io.vvolgate.gateway.GatewayException e) {
             err.println("vvolgate: error: " + e.getMessage());
             return EXIT_START_FAILED;

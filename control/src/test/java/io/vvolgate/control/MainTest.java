@@ -325,6 +325,41 @@ class MainTest {
     }
 
     @Test
+    void fsckChecksAMirroredContainerFromOneLegOrComparesBoth() throws IOException {
+        // The layout of the embedded default: a container on a mirrored pair of sparse images.
+        writeVolumeConfig("8MiB");
+        Path config = cwd.resolve("vvolgate.toml");
+        Files.writeString(config, Files.readString(config).replace("devices = [\"pool.img\"]", "devices = [\"a.img\", \"b.img\"]"));
+        byte[] data = new byte[8 * 512];
+        new java.util.Random(8).nextBytes(data);
+        serveAndVisit(data);
+        out.reset();
+        assertEquals(Main.EXIT_OK, run("fsck", "state/a.img", "state/b.img"), out() + err());
+        assertTrue(out().contains("vvolgate fsck: info: " + cwd.resolve("state/a.img") + ": leg 0 of mirror "), out());
+        assertTrue(out().contains(": leg 1 of mirror "), out());
+        assertTrue(out().contains("1 volumes and snapshots"), out());
+        assertTrue(out().contains("info: the legs agree: "), out());
+        assertTrue(out().contains("vvolgate fsck: clean"), out());
+        out.reset();
+        assertEquals(Main.EXIT_OK, run("fsck", "--read-data", "state/b.img"), out() + err());
+        assertTrue(out().contains("leg 0 (recorded IN_SYNC) was not given"), out());
+        assertTrue(out().contains("1 volumes and snapshots"), out());
+
+        // Leg b's copy of the metadata is damaged behind the mirror's back: only the comparison can see it.
+        try (FileChannel ch = FileChannel.open(cwd.resolve("state/b.img"), StandardOpenOption.WRITE)) {
+            byte[] junk = new byte[4096];
+            java.util.Arrays.fill(junk, (byte) 0x5a);
+            ch.write(java.nio.ByteBuffer.wrap(junk), (1 << 20) + 8192); // the first metadata log block
+        }
+        out.reset();
+        assertEquals(1, run("fsck", "state/a.img", "state/b.img"));
+        assertTrue(out().contains("error: the legs differ where the bitmap says they agree"), out());
+        assertTrue(out().contains("vvolgate fsck: errors found"), out());
+        assertEquals(Main.EXIT_USAGE, run("fsck", "state/a.img", "state/b.img", "state/c.img"));
+        assertNoStackTrace();
+    }
+
+    @Test
     void fsckReportsACleanContainerAndRepairsATornSuperblockOnlyWhenAsked() throws IOException {
         Path image = cwd.resolve("pool.img");
         try (io.vvolgate.gateway.device.FileBlockDevice dev = io.vvolgate.gateway.device.FileBlockDevice.open(image, 64L << 20, 512)) {

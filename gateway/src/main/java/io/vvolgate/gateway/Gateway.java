@@ -268,7 +268,8 @@ public final class Gateway implements AutoCloseable {
                     container = Container.open(device);
                 } catch (IllegalArgumentException | VolumeException e) {
                     throw new GatewayException("cannot open " + what + " on " + on + ": " + reason(e)
-                            + " (the device is not blank, so it is not formatted; check it with: vvolgate fsck " + paths.getFirst() + ")", e);
+                            + " (the device is not blank, so it is not formatted; check it with: vvolgate fsck "
+                            + String.join(" ", paths.stream().map(Path::toString).toList()) + ")", e);
                 }
                 status = new ContainerStatus(spec.name(), container.id(), false, container.recoveryMillis(),
                         container.volumes().size(), legs.getFirst().size());

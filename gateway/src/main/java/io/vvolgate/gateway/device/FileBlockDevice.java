@@ -45,12 +45,15 @@ public final class FileBlockDevice implements BlockDevice {
     private final FileChannel channel;
     private final long size;
     private final int blockSize;
+    /** Opened by {@link #openReadOnly}: the channel cannot write, and nothing asks it to. */
+    private final boolean readOnly;
 
-    private FileBlockDevice(Path path, FileChannel channel, long size, int blockSize) {
+    private FileBlockDevice(Path path, FileChannel channel, long size, int blockSize, boolean readOnly) {
         this.path = path;
         this.channel = channel;
         this.size = size;
         this.blockSize = blockSize;
+        this.readOnly = readOnly;
     }
 
     /**
@@ -101,7 +104,7 @@ public final class FileBlockDevice implements BlockDevice {
             if (created) {
                 syncDirectory(path.toAbsolutePath().getParent());
             }
-            return new FileBlockDevice(path, channel, size, blockSize);
+            return new FileBlockDevice(path, channel, size, blockSize, false);
         } catch (IOException | RuntimeException e) {
             file.close();
             throw e;
@@ -119,7 +122,38 @@ public final class FileBlockDevice implements BlockDevice {
                 throw new IOException("block device " + path + " holds " + capacity + " bytes, less than the "
                         + size + " bytes of the namespace");
             }
-            return new FileBlockDevice(path, channel, size, blockSize);
+            return new FileBlockDevice(path, channel, size, blockSize, false);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Opens an existing image or block device to look at, never to change (fsck): the file is opened for
+     * reading only, so not even a bug above can write it; writes, write-zeroes and deallocates complete
+     * with {@link IoCompletion#EROFS}, flush does nothing and close syncs nothing. The size is the file's
+     * (or the block device's capacity), rounded down to {@code blockSize}.
+     *
+     * @throws IOException if it does not exist, is empty, or is neither a regular file nor a block device
+     */
+    public static FileBlockDevice openReadOnly(Path path, int blockSize) throws IOException {
+        boolean block = isBlockDevice(path);
+        if (!block && !Files.isRegularFile(path)) {
+            throw new IOException(path + (Files.exists(path) ? " is neither a regular file nor a block device" : " does not exist"));
+        }
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+        try {
+            long capacity = channel.size();
+            if (capacity == 0 && block) {
+                capacity = sysfsCapacity(path);
+            }
+            long size = capacity / blockSize * blockSize;
+            DeviceRange.requireGeometry(Math.max(size, blockSize), blockSize);
+            if (size == 0) {
+                throw new IOException(path + " is empty");
+            }
+            return new FileBlockDevice(path, channel, size, blockSize, true);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -168,6 +202,11 @@ public final class FileBlockDevice implements BlockDevice {
     @Override
     public int blockSize() {
         return blockSize;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
     }
 
     @Override
@@ -225,6 +264,9 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     private int doWrite(long offset, int length, ByteBuf src, boolean fua) {
+        if (readOnly) {
+            return IoCompletion.EROFS;
+        }
         int errno = DeviceRange.check(offset, length, size, blockSize);
         if (errno != IoCompletion.OK) {
             return errno;
@@ -272,6 +314,9 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     private int doZero(long offset, long length, boolean fua) {
+        if (readOnly) {
+            return IoCompletion.EROFS;
+        }
         int errno = DeviceRange.check(offset, length, size, blockSize);
         if (errno != IoCompletion.OK) {
             return errno;
@@ -296,7 +341,9 @@ public final class FileBlockDevice implements BlockDevice {
     public <A> void flush(A attachment, IoCompletion<A> completion) {
         int errno;
         try {
-            channel.force(false);
+            if (!readOnly) {
+                channel.force(false); // nothing was written through a read-only one
+            }
             errno = IoCompletion.OK;
         } catch (IOException e) {
             errno = IoCompletion.EIO;
@@ -313,7 +360,7 @@ public final class FileBlockDevice implements BlockDevice {
     @Override
     public void close() {
         try {
-            if (channel.isOpen()) {
+            if (channel.isOpen() && !readOnly) {
                 channel.force(true);
             }
         } catch (IOException e) {

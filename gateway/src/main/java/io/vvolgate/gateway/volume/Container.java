@@ -115,6 +115,20 @@ public final class Container implements AutoCloseable {
 
     /** Opens the container on {@code device}: newest valid superblock, then the log replayed. */
     public static Container open(BlockDevice device) {
+        return open(device, false);
+    }
+
+    /**
+     * Opens the container to look at it (fsck): as {@link #open(BlockDevice)}, but writing nothing, so an
+     * interrupted full-clone copy is left for the next real open. Whatever {@code open} comes to write
+     * (a copy, a log block, a superblock) must be skipped when {@code readOnly}. Close it with
+     * {@link #closeWithoutCommit}.
+     */
+    public static Container openReadOnly(BlockDevice device) {
+        return open(device, true);
+    }
+
+    private static Container open(BlockDevice device, boolean readOnly) {
         long start = System.nanoTime();
         Superblock sb = readSuperblock(device);
         if (sb == null) {
@@ -131,7 +145,7 @@ public final class Container implements AutoCloseable {
         c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
         for (VirtualVolume v : c.volumes.values()) {
-            if (v.copyPending) {
+            if (v.copyPending && !readOnly) {
                 c.startCopy(v); // a full clone's copy cut short by a restart goes on
             }
         }

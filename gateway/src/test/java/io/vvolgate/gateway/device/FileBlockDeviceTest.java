@@ -53,6 +53,30 @@ class FileBlockDeviceTest {
     }
 
     @Test
+    void aReadOnlyOpenReadsTheImageAndRefusesEveryChange() throws IOException {
+        Path image = dir.resolve("look.img");
+        byte[] data = pattern(8192, 3);
+        try (FileBlockDevice d = FileBlockDevice.open(image, 4 * MIB, 512)) {
+            assertEquals(IoCompletion.OK, write(d, 4096, data, true));
+        }
+        java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.fromMillis(1_600_000_000_000L);
+        Files.setLastModifiedTime(image, old);
+        try (FileBlockDevice d = FileBlockDevice.openReadOnly(image, 512)) {
+            assertEquals(4 * MIB, d.size(), "its size is the file's");
+            assertTrue(d.readOnly());
+            assertArrayEquals(data, read(d, 4096, 8192));
+            assertEquals(IoCompletion.EROFS, write(d, 0, pattern(512, 4), true));
+            assertEquals(IoCompletion.EROFS, writeZeroes(d, 0, 4096, false));
+            assertEquals(IoCompletion.EROFS, deallocate(d, 0, 4096));
+            assertEquals(IoCompletion.OK, flush(d));
+        }
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(Files.readAllBytes(image), 4096, 4096 + 8192));
+        assertEquals(old, Files.getLastModifiedTime(image), "never written");
+        assertThrows(IOException.class, () -> FileBlockDevice.openReadOnly(dir.resolve("missing.img"), 512));
+        assertTrue(!Files.exists(dir.resolve("missing.img")), "nothing is created");
+    }
+
+    @Test
     void roundTripsAndPersistsAcrossReopen() throws IOException {
         Path image = dir.resolve("ns1.img");
         byte[] data = pattern(64 * 1024, 5);

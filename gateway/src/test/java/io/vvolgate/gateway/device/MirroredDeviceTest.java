@@ -29,6 +29,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
@@ -585,6 +586,94 @@ class MirroredDeviceTest {
         assertNotNull(reopened.volume(snap.id()));
         reopened.close();
         survivor.close();
+    }
+
+    /**
+     * The whole story on a container: a leg dies in the middle of a stream of writes (the writes go on and
+     * every one is acknowledged), a blank replacement is resynced online while two writers keep writing and
+     * flushing, and then the container, reopened on the replacement alone, holds every acknowledged write.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1})
+    void aContainerOnAMirrorLosesALegMidWritesIsResyncedOnlineAndTheReplacementAloneHoldsEverything(int lost) throws Exception {
+        long legSize = 64L << 20;
+        int volume = 16 << 20;
+        FlakyDevice[] legs = {new FlakyDevice(legSize), new FlakyDevice(legSize)};
+        MirroredDevice m = MirroredDevice.open(legs[0], legs[1]);
+        Container c = Container.format(m, UUID.randomUUID(), 64 * 1024);
+        VirtualVolume v = c.createVolume("vm", VolumeType.DATA, volume, 512, new byte[16], UUID.randomUUID());
+        VolumeDevice d = c.device(v.id());
+        byte[] model = new byte[volume];
+        Random rnd = new Random(40 + lost);
+        writeRandom(d, model, rnd, 100, 41);
+        assertEquals(IoCompletion.OK, flush(d));
+        legs[lost].failAfter(25); // data, bitmap, log and flush requests alike: it dies mid-stream
+        for (int i = 0; i < 6; i++) {
+            writeRandom(d, model, rnd, 50, 42 + i); // asserts each write is acknowledged
+            assertEquals(IoCompletion.OK, flush(d));
+        }
+        assertEquals(MirroredDevice.State.DEGRADED, m.state());
+        assertEquals(lost, m.failedLeg());
+
+        MemoryBlockDevice replacement = new MemoryBlockDevice(legSize, 512);
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
+        List<Thread> writers = new ArrayList<>();
+        AtomicInteger written = new AtomicInteger();
+        AtomicInteger whileResyncing = new AtomicInteger();
+        for (int w = 0; w < 2; w++) {
+            int parity = w; // disjoint blocks (even / odd), so the model is exact whatever the interleaving
+            writers.add(Thread.ofPlatform().start(() -> {
+                Random r = new Random(200 + parity);
+                for (int i = 0; !stop.get() || i < 150; i++) {
+                    int block = r.nextInt(model.length / BLOCK / 2) * 2 + parity;
+                    byte[] data = pattern(BLOCK, 3_000_000L * (parity + 1) + i);
+                    int errno = write(d, (long) block * BLOCK, data, false);
+                    if (errno == IoCompletion.OK && i % 16 == 15) {
+                        errno = flush(d);
+                    }
+                    if (errno != IoCompletion.OK) {
+                        errors.add(new AssertionError("I/O failed during the resync: errno " + errno));
+                        return;
+                    }
+                    synchronized (model) {
+                        System.arraycopy(data, 0, model, block * BLOCK, BLOCK);
+                    }
+                    written.incrementAndGet();
+                    if (m.state() == MirroredDevice.State.RESYNCING) {
+                        whileResyncing.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        while (written.get() < 40 && errors.isEmpty()) {
+            Thread.onSpinWait(); // the writers are under way before the replacement arrives
+        }
+        CompletableFuture<Void> resynced = m.replace(replacement);
+        MirroredDevice.ResyncProgress during = m.resyncProgress();
+        assertEquals(m.size(), during.total());
+        resynced.get(60, TimeUnit.SECONDS);
+        stop.set(true);
+        for (Thread t : writers) {
+            t.join(60_000);
+        }
+        assertTrue(errors.isEmpty(), errors.toString());
+        assertTrue(whileResyncing.get() > 0, "writes went on during the resync");
+        assertEquals(MirroredDevice.State.IN_SYNC, m.state());
+        assertEquals(IoCompletion.OK, flush(d));
+        c.close();
+        m.close();
+
+        MirroredDevice alone = lost == 0 ? MirroredDevice.open(replacement, null) : MirroredDevice.open(null, replacement);
+        Container reopened = Container.open(alone);
+        byte[] got = read(reopened.device(v.id()), 0, volume);
+        for (int at = 0; at < volume; at += BLOCK) {
+            if (!Arrays.equals(model, at, at + BLOCK, got, at, at + BLOCK)) {
+                fail("the replacement alone lost the acknowledged write to block " + at / BLOCK);
+            }
+        }
+        reopened.close();
+        alone.close();
     }
 
     /** Cut instants (operations after the resync starts) times seeds: each seed shuffles blocks and images differently. */
