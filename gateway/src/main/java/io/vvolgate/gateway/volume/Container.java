@@ -81,10 +81,10 @@ public final class Container implements AutoCloseable {
     private boolean replaying;
     private boolean closed;
 
-    private Container(BlockDevice device, Superblock sb, MetadataLog log) {
+    private Container(BlockDevice device, Superblock sb) {
         this.device = device;
         this.superblock = sb;
-        this.log = log;
+        this.log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId(), this::recordEpoch);
         this.clusterSize = sb.clusterSize();
         this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed);
         this.free = new FreeClusters(sb.dataClusters());
@@ -102,13 +102,12 @@ public final class Container implements AutoCloseable {
     /** As {@link #format(BlockDevice, UUID, int)} with the metadata areas' sizes given (tests use small ones). */
     public static Container format(BlockDevice device, UUID id, int clusterSize, long logLength, long checkpointLength) {
         Superblock sb = Superblock.format(id, device.size(), clusterSize, logLength, checkpointLength);
-        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), id);
         // A blank first log block, so no leftover block of an earlier container with this ID can replay.
         ByteBuf blank = Unpooled.buffer(MetadataLog.BLOCK_SIZE).writeZero(MetadataLog.BLOCK_SIZE);
         awaitIo(device, (d, done) -> d.write(sb.logOffset(), MetadataLog.BLOCK_SIZE, blank, false, done, COMPLETE_FUTURE));
         writeSuperblocks(device, sb);
-        log.start(0, 1);
-        Container c = new Container(device, sb, log);
+        Container c = new Container(device, sb);
+        c.log.start(0, 1); // the superblock just written says epoch 1
         c.free.allFree();
         return c;
     }
@@ -120,13 +119,12 @@ public final class Container implements AutoCloseable {
         if (sb == null) {
             throw new VolumeException("no vvolgate container on this device (no valid superblock)");
         }
-        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId());
-        Container c = new Container(device, sb, log);
+        Container c = new Container(device, sb);
         c.replaying = true;
         if (sb.activeCheckpoint() != 0) {
             c.loadCheckpoint(sb);
         }
-        MetadataLog.Position end = log.replay(sb.logHead(), sb.checkpointSequence() + 1, c::apply);
+        MetadataLog.Position end = c.log.replay(sb.logHead(), sb.checkpointSequence() + 1, sb.headEpoch(), sb.epoch(), c::apply);
         c.replaying = false;
         c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
@@ -157,6 +155,39 @@ public final class Container implements AutoCloseable {
             check(awaitIo(device, (d, done) -> d.write(at, Superblock.SIZE, buf, false, done, COMPLETE_FUTURE)), "superblock write");
             check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "superblock flush");
         }
+    }
+
+    /**
+     * The log's {@link MetadataLog.EpochStore}: a new era's epoch goes into both superblock copies (A, flush,
+     * B, flush, as {@link #writeSuperblocks}) before the era's first log block is written. Called under the
+     * lock, possibly on a device thread, so it does not wait: the future completes when copy B is flushed.
+     */
+    private CompletableFuture<Void> recordEpoch(int epoch) {
+        Superblock next = superblock.withEpoch(epoch);
+        superblock = next;
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        writeSuperblockCopy(next, Superblock.COPY_A_OFFSET, done);
+        return done;
+    }
+
+    private void writeSuperblockCopy(Superblock sb, long at, CompletableFuture<Void> done) {
+        ByteBuf buf = Unpooled.buffer(Superblock.SIZE);
+        sb.writeTo(buf);
+        device.write(at, Superblock.SIZE, buf, false, done, (d, errno) -> {
+            if (errno != IoCompletion.OK) {
+                d.completeExceptionally(new VolumeException("superblock write failed (errno " + errno + ")"));
+                return;
+            }
+            device.flush(d, (f, flushErrno) -> {
+                if (flushErrno != IoCompletion.OK) {
+                    f.completeExceptionally(new VolumeException("superblock flush failed (errno " + flushErrno + ")"));
+                } else if (at == Superblock.COPY_A_OFFSET) {
+                    writeSuperblockCopy(sb, Superblock.COPY_B_OFFSET, f);
+                } else {
+                    f.complete(null);
+                }
+            });
+        });
     }
 
     public UUID id() {
@@ -843,10 +874,11 @@ public final class Container implements AutoCloseable {
             image.writeZero(padded - length);
             check(awaitIo(device, (d, done) -> d.write(at, padded, image, false, done, COMPLETE_FUTURE)), "checkpoint write");
             check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "checkpoint flush");
-            Superblock next = superblock.next(target, covered, head);
+            Superblock next = superblock.next(target, covered, head, log.epoch());
             writeSuperblocks(device, next);
             superblock = next;
             log.headMoved();
+            log.epochRecorded();
             checkpoints++;
             LOG.log(System.Logger.Level.INFO, "container {0}: checkpoint of {1} bytes at log sequence {2} in {3} ms",
                     id(), length, covered, (System.nanoTime() - started) / 1_000_000);
