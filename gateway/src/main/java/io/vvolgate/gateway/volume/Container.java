@@ -39,6 +39,9 @@ import java.util.concurrent.TimeoutException;
  *       points at a cluster whose data is not on the device.</li>
  *   <li>A cluster freed in memory is reused only after the commit that freed it is durable, so a crash can
  *       never leave a committed map pointing at a cluster that has meanwhile been overwritten.</li>
+ *   <li>Likewise a cluster one map let go of while another still holds it (a head copying away from a
+ *       cluster a clone shares) is written in place by the other only once that change is durable; until
+ *       then the other copies on write too ({@link FreeClusters#mayWriteInPlace}).</li>
  *   <li>While a newly allocated cluster is being filled, other I/O to it waits, so nobody reads the old
  *       contents of a reused cluster.</li>
  * </ul>
@@ -79,6 +82,8 @@ public final class Container implements AutoCloseable {
     private long nextVolumeId = 1;
     private long checkpoints;
     private boolean replaying;
+    /** While logThenApply applies a record it has already made durable. */
+    private boolean applyingDurable;
     private boolean closed;
 
     private Container(BlockDevice device, Superblock sb) {
@@ -86,7 +91,7 @@ public final class Container implements AutoCloseable {
         this.superblock = sb;
         this.log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId(), this::recordEpoch);
         this.clusterSize = sb.clusterSize();
-        this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed);
+        this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed, this::clusterDropped);
         this.free = new FreeClusters(sb.dataClusters());
     }
 
@@ -366,7 +371,7 @@ public final class Container implements AutoCloseable {
                         errno = awaitIo(device, (d, done) -> d.write(clusterOffset(c), clusterSize, buf, false, done, COMPLETE_FUTURE));
                     }
                     synchronized (this) {
-                        refs.decrement(pc);
+                        refs.unpin(pc);
                         if (errno == IoCompletion.OK && !clone.deleted && clone.map.get(lc) == pc) {
                             clone.map.set(lc, c);
                             logMap(clone.id(), lc, c);
@@ -572,8 +577,10 @@ public final class Container implements AutoCloseable {
         try {
             log.append(type, payload);
             commitAndWait();
+            applyingDurable = true;
             apply(0, type, payload.duplicate());
         } finally {
+            applyingDurable = false;
             fenced.fenced = false;
         }
     }
@@ -692,6 +699,7 @@ public final class Container implements AutoCloseable {
      */
     synchronized CompletableFuture<Void> commit() {
         long[] released = free.takePending();
+        long[] dropped = free.takeDropped();
         CompletableFuture<Void> dataDurable = new CompletableFuture<>();
         device.flush(dataDurable, COMPLETE_VOID);
         CompletableFuture<Void> done = dataDurable.thenCompose(v -> {
@@ -701,6 +709,7 @@ public final class Container implements AutoCloseable {
         }).whenComplete((v, e) -> {
             synchronized (Container.this) {
                 free.commitDone(released, e == null); // not durable: they stay out of use
+                free.dropsCommitted(dropped, e == null);
             }
         });
         // Wake waiters only once `done` is complete: notified from inside the stage above, a waiter could
@@ -733,6 +742,18 @@ public final class Container implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new VolumeException("metadata commit failed: " + e.getCause().getMessage(), e.getCause());
         }
+    }
+
+    /** A map let go of a cluster others still hold: see {@link FreeClusters#mayWriteInPlace}. */
+    private void clusterDropped(long cluster) {
+        if (replaying || applyingDurable) {
+            return; // what replay applies is durable, and so is a record logThenApply applies
+        }
+        free.droppedPendingCommit(cluster);
+    }
+
+    boolean mayWriteInPlace(long cluster) {
+        return free.mayWriteInPlace(cluster);
     }
 
     private void clusterFreed(long cluster) {
