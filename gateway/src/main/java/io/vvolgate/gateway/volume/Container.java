@@ -28,6 +28,26 @@ import java.util.concurrent.TimeoutException;
  *  device:  [superblock A][superblock B][ metadata log ...... ][checkpoint A][checkpoint B][ data clusters ... ]
  * </pre>
  *
+ * <p>The records of the metadata log ({@link MetadataLog} frames them: type u8, length u16, payload). Every
+ * payload starts with a volume ID; integers are little-endian except the UUIDs (16 bytes, big-endian, most
+ * significant half first); a string is a u16 byte count and at most 1024 bytes of UTF-8.
+ * <pre>
+ *  type            payload (offset: field)
+ *   1 CREATE       0 id u64 | 8 volume type (bits 0-6) + thick (bit 7) u8 | 9 size u64 | 17 block size u16
+ *                  | 19 NGUID 16 B | 35 UUID 16 B | 51 name string
+ *   2 DELETE       0 id u64                                  (volume, snapshot or clone)
+ *   3 RESIZE       0 id u64 | 8 new size u64
+ *   4 MAP          0 volume u64 | 8 logical cluster u64 | 16 physical cluster u64
+ *   5 UNMAP        0 volume u64 | 8 logical cluster u64
+ *   6 SNAPSHOT     0 source u64 | 8 new id u64 | 16 NGUID 16 B | 32 UUID 16 B | 48 name string
+ *   7 CLONE        as SNAPSHOT, the source being a snapshot  (a linked clone)
+ *   8 REVERT       0 volume u64 | 8 snapshot u64
+ *   9 METADATA     0 id u64 | 8 key string | then present u8 (0 = removed) | value string
+ *  10 FULL_COPY    0 id u64 | 8 u8: 1 copy started, 0 copy finished
+ *  11 FULL_CLONE   as SNAPSHOT, the source being a snapshot  (a full clone, its copy started)
+ * </pre>
+ * Logs written before FULL_CLONE existed hold CLONE then FULL_COPY(1) for a full clone; both still replay.
+ *
  * <p>What is durable, and how:
  * <ul>
  *   <li>Management operations (create, delete, resize, snapshot, clone, revert, metadata) append a record
@@ -61,6 +81,8 @@ public final class Container implements AutoCloseable {
     static final int REC_METADATA = 9;
     /** A full clone's background copy started (1) or finished (0). */
     static final int REC_FULL_COPY = 10;
+    /** A full clone: a clone whose background copy has started, in one record (so all or nothing). */
+    static final int REC_FULL_CLONE = 11;
 
     /** Space figures of a container, in bytes. */
     public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots, long reserved) {
@@ -296,9 +318,17 @@ public final class Container implements AutoCloseable {
      * resumes when the container opens. {@link #copyProgress} says how far it is.
      */
     public synchronized VirtualVolume cloneFull(long snapshotId, String name, byte[] nguid, UUID uuid) {
-        VirtualVolume clone = cloneLinked(snapshotId, name, nguid, uuid);
-        ByteBuf r = record(REC_FULL_COPY, clone.id()).writeByte(1);
-        applyAndLog(r);
+        ensureOpen();
+        VirtualVolume s = volume(snapshotId);
+        if (!s.readOnly()) {
+            throw new VolumeException(s + " is not a snapshot: clone from a snapshot");
+        }
+        // One record: a cut leaves either no clone or a full one whose copy resumes at open (before
+        // there were two, CLONE then FULL_COPY, and a cut between them left a linked clone).
+        ByteBuf r = record(REC_FULL_CLONE, snapshotId).writeLongLE(nextVolumeId).writeBytes(nguid);
+        r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
+        writeString(r, name);
+        VirtualVolume clone = (VirtualVolume) applyAndLog(r);
         startCopy(clone);
         return clone;
     }
@@ -648,7 +678,7 @@ public final class Container implements AutoCloseable {
                 }
                 return null;
             }
-            case REC_SNAPSHOT, REC_CLONE -> {
+            case REC_SNAPSHOT, REC_CLONE, REC_FULL_CLONE -> {
                 VirtualVolume source = volumes.get(id);
                 long newId = p.readLongLE();
                 byte[] nguid = new byte[16];
@@ -657,6 +687,7 @@ public final class Container implements AutoCloseable {
                 String name = readString(p);
                 VirtualVolume v = new VirtualVolume(newId, name, source.type(), source.size(), source.blockSize(), nguid, uuid,
                         type == REC_SNAPSHOT, id, source.map.share());
+                v.copyPending = type == REC_FULL_CLONE;
                 volumes.put(newId, v);
                 nextVolumeId = Math.max(nextVolumeId, newId + 1);
                 return v;

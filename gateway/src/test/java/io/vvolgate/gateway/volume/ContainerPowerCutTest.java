@@ -13,8 +13,12 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -240,6 +244,196 @@ class ContainerPowerCutTest {
         assertTrue(Arrays.equals(a, clonesGot) || Arrays.equals(clones, clonesGot), "the clone reads its own data");
         recovered.close();
         image.close();
+    }
+
+    // --- management operations cut at every instant ---
+
+    /** What {@link #setUp} leaves: a head and a snapshot of it, both durable, their contents known. */
+    record Before(long head, long snapshot, byte[] headContents, byte[] snapshotContents) {
+    }
+
+    /** A head with data over a dozen clusters, a snapshot of it, then the head partly overwritten: all durable. */
+    static Before setUp(Container c) {
+        VirtualVolume head = c.createVolume("head", VolumeType.DATA, VOLUME, 512, new byte[16], UUID.randomUUID());
+        VolumeDevice d = c.device(head.id());
+        byte[] contents = new byte[(int) VOLUME];
+        byte[] first = VolumeIo.pattern(12 * CLUSTER + 8192, 7);
+        assertEquals(IoCompletion.OK, VolumeIo.write(d, 4096, first, true));
+        System.arraycopy(first, 0, contents, 4096, first.length);
+        VirtualVolume snap = c.snapshot(head.id(), "snap", new byte[16], UUID.randomUUID());
+        byte[] snapshotContents = contents.clone();
+        byte[] second = VolumeIo.pattern(3 * CLUSTER, 8);
+        assertEquals(IoCompletion.OK, VolumeIo.write(d, 5L * CLUSTER, second, true));
+        System.arraycopy(second, 0, contents, 5 * CLUSTER, second.length);
+        return new Before(head.id(), snap.id(), contents, snapshotContents);
+    }
+
+    /** One management operation: run it on a container set up by {@link #setUp}. */
+    @FunctionalInterface
+    interface Operation {
+        void run(Container c, Before before);
+    }
+
+    /** After recovery: the operation happened completely or not at all (fails otherwise). */
+    @FunctionalInterface
+    interface Outcome {
+        void check(Container recovered, Before before, String where);
+    }
+
+    static boolean exists(Container c, long id) {
+        return c.volumes().stream().anyMatch(v -> v.id() == id);
+    }
+
+    static Optional<VirtualVolume> newest(Container c) {
+        return c.volumes().stream().max(java.util.Comparator.comparingLong(VirtualVolume::id));
+    }
+
+    /**
+     * Cuts the power at every device operation of {@code op} (once letting it complete, once leaving it in
+     * flight), recovers, and checks that the head and snapshot still hold their durable contents and that
+     * {@code outcome} holds.
+     */
+    static int cutAtEveryInstant(String name, Operation op, Outcome outcome) {
+        PowerCutDevice dry = new PowerCutDevice(DEVICE, 512);
+        Container dc = Container.format(dry, UUID.randomUUID(), CLUSTER);
+        Before dryBefore = setUp(dc);
+        long base = dry.operations();
+        op.run(dc, dryBefore);
+        long total = dry.operations() - base;
+        dc.close();
+        dry.close();
+        int cases = 0;
+        for (long k = 1; k <= total + 1; k++) {
+            for (boolean during : new boolean[] {true, false}) {
+                String where = name + ": cut " + (during ? "during" : "after") + " operation " + k + " of " + total;
+                PowerCutDevice disk = new PowerCutDevice(DEVICE, 512);
+                Container c = Container.format(disk, UUID.randomUUID(), CLUSTER);
+                Before before = setUp(c);
+                if (during) {
+                    disk.cutDuringOperation(k);
+                } else {
+                    disk.cutAfterOperations(k);
+                }
+                try {
+                    op.run(c, before);
+                } catch (VolumeException e) {
+                    // the power went during it: it happened completely or not at all
+                }
+                PowerCutDevice image = disk.cut(new Random(k * 2 + (during ? 1 : 0)));
+                c.close();
+                Container recovered;
+                try {
+                    recovered = Container.open(image);
+                } catch (RuntimeException e) {
+                    throw new AssertionError(where + ": recovery failed: " + e.getMessage(), e);
+                }
+                try {
+                    assertTrue(exists(recovered, before.snapshot()), where + ": the snapshot is gone");
+                    assertArrayEquals(before.snapshotContents(), VolumeIo.read(recovered.device(before.snapshot()), 0, (int) VOLUME),
+                            where + ": the snapshot lost its point in time");
+                    outcome.check(recovered, before, where);
+                } finally {
+                    recovered.close();
+                    image.close();
+                }
+                cases++;
+            }
+        }
+        return cases;
+    }
+
+    static void awaitCopy(Container c, long id) {
+        try {
+            c.copyDone(id).get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            // the power went during the copy: it resumes when the container opens
+        } catch (InterruptedException | TimeoutException e) {
+            throw new AssertionError("the full clone's copy did not end", e);
+        }
+    }
+
+    static void headUnchanged(Container recovered, Before before, String where) {
+        assertArrayEquals(before.headContents(), VolumeIo.read(recovered.device(before.head()), 0, (int) VOLUME),
+                where + ": the head lost durable data");
+    }
+
+    @Test
+    void aLinkedCloneHappensCompletelyOrNotAtAll() {
+        int cases = cutAtEveryInstant("linked clone", (c, b) -> c.cloneLinked(b.snapshot(), "k", new byte[16], UUID.randomUUID()),
+                (r, b, where) -> {
+                    headUnchanged(r, b, where);
+                    VirtualVolume v = newest(r).orElseThrow();
+                    if (v.id() > b.snapshot()) {
+                        assertEquals(b.snapshot(), v.parentId(), where);
+                        assertArrayEquals(b.snapshotContents(), VolumeIo.read(r.device(v.id()), 0, (int) VOLUME),
+                                where + ": the clone does not hold its snapshot's contents");
+                    }
+                });
+        assertTrue(cases > 2);
+    }
+
+    @Test
+    void aFullCloneHappensCompletelyOrNotAtAll() {
+        int cases = cutAtEveryInstant("full clone", (c, b) -> {
+            VirtualVolume clone = c.cloneFull(b.snapshot(), "f", new byte[16], UUID.randomUUID());
+            awaitCopy(c, clone.id());
+        }, (r, b, where) -> {
+            headUnchanged(r, b, where);
+            VirtualVolume v = newest(r).orElseThrow();
+            if (v.id() > b.snapshot()) {
+                assertArrayEquals(b.snapshotContents(), VolumeIo.read(r.device(v.id()), 0, (int) VOLUME),
+                        where + ": the clone does not hold its snapshot's contents");
+                awaitCopy(r, v.id());
+                long[] shared = {0};
+                synchronized (r) {
+                    r.volume(v.id()).map.forEachMapped((lc, pc) -> {
+                        if (r.refs().get(pc) != 1) {
+                            shared[0]++;
+                        }
+                        return 0;
+                    });
+                }
+                assertEquals(0, shared[0], where + ": a full clone still shares clusters once its copy is done (it came back linked)");
+                assertArrayEquals(b.snapshotContents(), VolumeIo.read(r.device(v.id()), 0, (int) VOLUME), where + ": after the copy");
+            }
+        });
+        assertTrue(cases > 2);
+    }
+
+    @Test
+    void aResizeHappensCompletelyOrNotAtAll() {
+        int cases = cutAtEveryInstant("resize", (c, b) -> c.resizeVolume(b.head(), 2 * VOLUME), (r, b, where) -> {
+            long size = r.volume(b.head()).size();
+            assertTrue(size == VOLUME || size == 2 * VOLUME, where + ": size " + size);
+            headUnchanged(r, b, where);
+            if (size == 2 * VOLUME) {
+                assertArrayEquals(new byte[(int) VOLUME], VolumeIo.read(r.device(b.head()), VOLUME, (int) VOLUME),
+                        where + ": the grown part reads as zeroes");
+            }
+        });
+        assertTrue(cases > 2);
+    }
+
+    @Test
+    void aRevertHappensCompletelyOrNotAtAll() {
+        int cases = cutAtEveryInstant("revert", (c, b) -> c.revert(b.head(), b.snapshot()), (r, b, where) -> {
+            byte[] got = VolumeIo.read(r.device(b.head()), 0, (int) VOLUME);
+            assertTrue(Arrays.equals(b.headContents(), got) || Arrays.equals(b.snapshotContents(), got),
+                    where + ": the head holds neither its contents nor its snapshot's");
+        });
+        assertTrue(cases > 2);
+    }
+
+    @Test
+    void aVolumeDeleteHappensCompletelyOrNotAtAll() {
+        int cases = cutAtEveryInstant("delete", (c, b) -> c.deleteVolume(b.head()), (r, b, where) -> {
+            if (exists(r, b.head())) {
+                headUnchanged(r, b, where);
+            }
+            long used = r.space().used();
+            assertTrue(used > 0, where);
+        });
+        assertTrue(cases > 2);
     }
 
     @Test
