@@ -726,7 +726,9 @@ public final class Container implements AutoCloseable {
 
     /**
      * Makes data durable, then the log: what was written before and the map records describing it.
-     * Clusters freed before the commit become reusable once it is durable.
+     * Clusters freed before the commit become reusable once it is durable, and clusters a map let go of
+     * while others hold them may again be written in place by those. The first commit of an open also
+     * stores the log's new epoch in the superblock first (see {@link MetadataLog}).
      */
     synchronized CompletableFuture<Void> commit() {
         long[] released = free.takePending();

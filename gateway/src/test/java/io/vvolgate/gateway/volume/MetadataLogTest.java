@@ -16,6 +16,7 @@ import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @ExtendWith(LeakFailingExtension.class)
 class MetadataLogTest {
@@ -181,6 +182,30 @@ class MetadataLogTest {
         third.epochRecorded();
 
         assertEquals(List.of(), sb.replay(sb.open(16), head, seq), "the stale blocks after the head are refused");
+    }
+
+    @Test
+    void noBlockOfANewEraIsWrittenBeforeItsEpochIsDurable() throws Exception {
+        MetadataLog log = fresh(16);
+        log.append(1, text("durable 0"));
+        log.commitAndWait();
+        java.util.concurrent.CompletableFuture<Void> stored = new java.util.concurrent.CompletableFuture<>();
+        int[] asked = {0};
+        MetadataLog next = new MetadataLog(device, REGION, 16 * MetadataLog.BLOCK_SIZE, ID, e -> {
+            asked[0] = e;
+            return stored;
+        });
+        next.replay(0, 1, 1, 1, (s, t, b) -> { });
+        next.append(1, text("new era"));
+        java.util.concurrent.CompletableFuture<Void> committed = next.commit();
+        assertEquals(2, asked[0], "the era asks for its epoch to be stored");
+        assertEquals(List.of("durable 0"), replay(new MetadataLog(device, REGION, 16 * MetadataLog.BLOCK_SIZE, ID), 0, 1)
+                .stream().map(Rec::text).toList(), "nothing written while the epoch is not durable");
+        assertTrue(!committed.isDone());
+        stored.complete(null);
+        committed.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(List.of("durable 0", "new era"), replay(new MetadataLog(device, REGION, 16 * MetadataLog.BLOCK_SIZE, ID), 0, 1)
+                .stream().map(Rec::text).toList());
     }
 
     @Test
