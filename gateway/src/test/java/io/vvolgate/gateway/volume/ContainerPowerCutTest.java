@@ -637,6 +637,23 @@ class ContainerPowerCutTest {
 
     @Test
     void everythingAcknowledgedAsDurableSurvivesACutAtAnyInstant() {
+        cutRandomly(0);
+    }
+
+    /** With a log of 8 blocks, checkpoints (and the log head moving) fall inside the cut window too. */
+    @Test
+    void everythingAcknowledgedSurvivesACutWithCheckpointsInTheWindow() {
+        cutRandomly(8 * MetadataLog.BLOCK_SIZE);
+    }
+
+    /** Formats a container for the workload: the default layout, or (logLength above 0) one with that log. */
+    static Container format(PowerCutDevice disk, long logLength) {
+        return logLength == 0 ? Container.format(disk, UUID.randomUUID(), CLUSTER)
+                : Container.format(disk, UUID.randomUUID(), CLUSTER, logLength, 1 << 20);
+    }
+
+    static void cutRandomly(long logLength) {
+        long checkpoints = 0;
         long seed = Long.getLong("container.powercut.seed", System.nanoTime());
         int workloads = Integer.getInteger("container.powercut.workloads", 8);
         int cutsPerWorkload = Integer.getInteger("container.powercut.cuts", 40);
@@ -646,10 +663,11 @@ class ContainerPowerCutTest {
             long workloadSeed = seed + w;
             // A dry run counts the device operations the workload makes after formatting.
             PowerCutDevice dry = new PowerCutDevice(DEVICE, 512);
-            Container dc = Container.format(dry, UUID.randomUUID(), CLUSTER);
+            Container dc = format(dry, logLength);
             long formatOps = dry.operations();
             new Workload().run(dc, workloadSeed, steps);
             long total = dry.operations() - formatOps;
+            checkpoints += dc.checkpointCount();
             dc.close();
             dry.close();
             Random pick = new Random(workloadSeed);
@@ -660,7 +678,7 @@ class ContainerPowerCutTest {
                         + " of " + total + " (rerun with -Dcontainer.powercut.seed=" + workloadSeed
                         + " -Dcontainer.powercut.workloads=1)";
                 PowerCutDevice disk = new PowerCutDevice(DEVICE, 512);
-                Container c = Container.format(disk, UUID.randomUUID(), CLUSTER);
+                Container c = format(disk, logLength);
                 long base = disk.operations();
                 if (during) {
                     disk.cutDuringOperation(base + cutAt);
@@ -689,5 +707,6 @@ class ContainerPowerCutTest {
             }
         }
         assertTrue(cuts >= workloads, "ran " + cuts + " cuts");
+        assertTrue(logLength == 0 || checkpoints >= workloads, "only " + checkpoints + " checkpoints in " + workloads + " workloads");
     }
 }
