@@ -5,6 +5,9 @@ import java.util.Arrays;
 /**
  * How many map leaves hold each physical cluster of a container. A cluster with count 0 is free; one
  * with count above 1 is shared (by snapshots or clones) and must be copied before a head writes it.
+ * In-flight I/O also holds clusters ({@link #increment} then {@link #unpin}) so they are not freed under it;
+ * the drop listener hears only of maps letting go ({@link #decrement}), since only that is a change the
+ * metadata on disk has yet to record.
  *
  * <p>Owned by the container's metadata thread; not thread-safe.
  */
@@ -15,13 +18,25 @@ public final class ClusterRefcounts {
         void freed(long cluster);
     }
 
+    /** Called when a map lets go of a cluster that other maps (or pins) still hold. */
+    @FunctionalInterface
+    public interface DropListener {
+        void dropped(long cluster);
+    }
+
     private int[] counts;
     private final FreeListener onFree;
+    private final DropListener onDrop;
     private long referenced;
 
     public ClusterRefcounts(long clusters, FreeListener onFree) {
+        this(clusters, onFree, cluster -> { });
+    }
+
+    public ClusterRefcounts(long clusters, FreeListener onFree, DropListener onDrop) {
         this.counts = new int[Math.toIntExact(clusters)];
         this.onFree = onFree;
+        this.onDrop = onDrop;
     }
 
     public long capacity() {
@@ -46,7 +61,19 @@ public final class ClusterRefcounts {
         }
     }
 
+    /** A map lets go of {@code cluster}. */
     public void decrement(long cluster) {
+        if (release(cluster) > 0) {
+            onDrop.dropped(cluster);
+        }
+    }
+
+    /** In-flight I/O lets go of {@code cluster} (held with {@link #increment}). */
+    public void unpin(long cluster) {
+        release(cluster);
+    }
+
+    private int release(long cluster) {
         int i = (int) cluster;
         int c = counts[i];
         if (c <= 0) {
@@ -57,6 +84,7 @@ public final class ClusterRefcounts {
             referenced--;
             onFree.freed(cluster);
         }
+        return c - 1;
     }
 
     /** Clusters held by at least one map. */

@@ -28,6 +28,26 @@ import java.util.concurrent.TimeoutException;
  *  device:  [superblock A][superblock B][ metadata log ...... ][checkpoint A][checkpoint B][ data clusters ... ]
  * </pre>
  *
+ * <p>The records of the metadata log ({@link MetadataLog} frames them: type u8, length u16, payload). Every
+ * payload starts with a volume ID; integers are little-endian except the UUIDs (16 bytes, big-endian, most
+ * significant half first); a string is a u16 byte count and at most 1024 bytes of UTF-8.
+ * <pre>
+ *  type            payload (offset: field)
+ *   1 CREATE       0 id u64 | 8 volume type (bits 0-6) + thick (bit 7) u8 | 9 size u64 | 17 block size u16
+ *                  | 19 NGUID 16 B | 35 UUID 16 B | 51 name string
+ *   2 DELETE       0 id u64                                  (volume, snapshot or clone)
+ *   3 RESIZE       0 id u64 | 8 new size u64
+ *   4 MAP          0 volume u64 | 8 logical cluster u64 | 16 physical cluster u64
+ *   5 UNMAP        0 volume u64 | 8 logical cluster u64
+ *   6 SNAPSHOT     0 source u64 | 8 new id u64 | 16 NGUID 16 B | 32 UUID 16 B | 48 name string
+ *   7 CLONE        as SNAPSHOT, the source being a snapshot  (a linked clone)
+ *   8 REVERT       0 volume u64 | 8 snapshot u64
+ *   9 METADATA     0 id u64 | 8 key string | then present u8 (0 = removed) | value string
+ *  10 FULL_COPY    0 id u64 | 8 u8: 1 copy started, 0 copy finished
+ *  11 FULL_CLONE   as SNAPSHOT, the source being a snapshot  (a full clone, its copy started)
+ * </pre>
+ * Logs written before FULL_CLONE existed hold CLONE then FULL_COPY(1) for a full clone; both still replay.
+ *
  * <p>What is durable, and how:
  * <ul>
  *   <li>Management operations (create, delete, resize, snapshot, clone, revert, metadata) append a record
@@ -39,6 +59,9 @@ import java.util.concurrent.TimeoutException;
  *       points at a cluster whose data is not on the device.</li>
  *   <li>A cluster freed in memory is reused only after the commit that freed it is durable, so a crash can
  *       never leave a committed map pointing at a cluster that has meanwhile been overwritten.</li>
+ *   <li>Likewise a cluster one map let go of while another still holds it (a head copying away from a
+ *       cluster a clone shares) is written in place by the other only once that change is durable; until
+ *       then the other copies on write too ({@link FreeClusters#mayWriteInPlace}).</li>
  *   <li>While a newly allocated cluster is being filled, other I/O to it waits, so nobody reads the old
  *       contents of a reused cluster.</li>
  * </ul>
@@ -58,6 +81,8 @@ public final class Container implements AutoCloseable {
     static final int REC_METADATA = 9;
     /** A full clone's background copy started (1) or finished (0). */
     static final int REC_FULL_COPY = 10;
+    /** A full clone: a clone whose background copy has started, in one record (so all or nothing). */
+    static final int REC_FULL_CLONE = 11;
 
     /** Space figures of a container, in bytes. */
     public record Space(long capacity, long used, long free, long provisioned, long volumes, long snapshots, long reserved) {
@@ -79,14 +104,16 @@ public final class Container implements AutoCloseable {
     private long nextVolumeId = 1;
     private long checkpoints;
     private boolean replaying;
+    /** While logThenApply applies a record it has already made durable. */
+    private boolean applyingDurable;
     private boolean closed;
 
-    private Container(BlockDevice device, Superblock sb, MetadataLog log) {
+    private Container(BlockDevice device, Superblock sb) {
         this.device = device;
         this.superblock = sb;
-        this.log = log;
+        this.log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId(), this::recordEpoch);
         this.clusterSize = sb.clusterSize();
-        this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed);
+        this.refs = new ClusterRefcounts(sb.dataClusters(), this::clusterFreed, this::clusterDropped);
         this.free = new FreeClusters(sb.dataClusters());
     }
 
@@ -102,13 +129,12 @@ public final class Container implements AutoCloseable {
     /** As {@link #format(BlockDevice, UUID, int)} with the metadata areas' sizes given (tests use small ones). */
     public static Container format(BlockDevice device, UUID id, int clusterSize, long logLength, long checkpointLength) {
         Superblock sb = Superblock.format(id, device.size(), clusterSize, logLength, checkpointLength);
-        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), id);
         // A blank first log block, so no leftover block of an earlier container with this ID can replay.
         ByteBuf blank = Unpooled.buffer(MetadataLog.BLOCK_SIZE).writeZero(MetadataLog.BLOCK_SIZE);
         awaitIo(device, (d, done) -> d.write(sb.logOffset(), MetadataLog.BLOCK_SIZE, blank, false, done, COMPLETE_FUTURE));
         writeSuperblocks(device, sb);
-        log.start(0, 1);
-        Container c = new Container(device, sb, log);
+        Container c = new Container(device, sb);
+        c.log.start(0, 1); // the superblock just written says epoch 1
         c.free.allFree();
         return c;
     }
@@ -134,13 +160,12 @@ public final class Container implements AutoCloseable {
         if (sb == null) {
             throw new VolumeException("no vvolgate container on this device (no valid superblock)");
         }
-        MetadataLog log = new MetadataLog(device, sb.logOffset(), sb.logLength(), sb.containerId());
-        Container c = new Container(device, sb, log);
+        Container c = new Container(device, sb);
         c.replaying = true;
         if (sb.activeCheckpoint() != 0) {
             c.loadCheckpoint(sb);
         }
-        MetadataLog.Position end = log.replay(sb.logHead(), sb.checkpointSequence() + 1, c::apply);
+        MetadataLog.Position end = c.log.replay(sb.logHead(), sb.checkpointSequence() + 1, sb.headEpoch(), sb.epoch(), c::apply);
         c.replaying = false;
         c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
@@ -171,6 +196,39 @@ public final class Container implements AutoCloseable {
             check(awaitIo(device, (d, done) -> d.write(at, Superblock.SIZE, buf, false, done, COMPLETE_FUTURE)), "superblock write");
             check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "superblock flush");
         }
+    }
+
+    /**
+     * The log's {@link MetadataLog.EpochStore}: a new era's epoch goes into both superblock copies (A, flush,
+     * B, flush, as {@link #writeSuperblocks}) before the era's first log block is written. Called under the
+     * lock, possibly on a device thread, so it does not wait: the future completes when copy B is flushed.
+     */
+    private CompletableFuture<Void> recordEpoch(int epoch) {
+        Superblock next = superblock.withEpoch(epoch);
+        superblock = next;
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        writeSuperblockCopy(next, Superblock.COPY_A_OFFSET, done);
+        return done;
+    }
+
+    private void writeSuperblockCopy(Superblock sb, long at, CompletableFuture<Void> done) {
+        ByteBuf buf = Unpooled.buffer(Superblock.SIZE);
+        sb.writeTo(buf);
+        device.write(at, Superblock.SIZE, buf, false, done, (d, errno) -> {
+            if (errno != IoCompletion.OK) {
+                d.completeExceptionally(new VolumeException("superblock write failed (errno " + errno + ")"));
+                return;
+            }
+            device.flush(d, (f, flushErrno) -> {
+                if (flushErrno != IoCompletion.OK) {
+                    f.completeExceptionally(new VolumeException("superblock flush failed (errno " + flushErrno + ")"));
+                } else if (at == Superblock.COPY_A_OFFSET) {
+                    writeSuperblockCopy(sb, Superblock.COPY_B_OFFSET, f);
+                } else {
+                    f.complete(null);
+                }
+            });
+        });
     }
 
     public UUID id() {
@@ -279,9 +337,17 @@ public final class Container implements AutoCloseable {
      * resumes when the container opens. {@link #copyProgress} says how far it is.
      */
     public synchronized VirtualVolume cloneFull(long snapshotId, String name, byte[] nguid, UUID uuid) {
-        VirtualVolume clone = cloneLinked(snapshotId, name, nguid, uuid);
-        ByteBuf r = record(REC_FULL_COPY, clone.id()).writeByte(1);
-        applyAndLog(r);
+        ensureOpen();
+        VirtualVolume s = volume(snapshotId);
+        if (!s.readOnly()) {
+            throw new VolumeException(s + " is not a snapshot: clone from a snapshot");
+        }
+        // One record: a cut leaves either no clone or a full one whose copy resumes at open (before
+        // there were two, CLONE then FULL_COPY, and a cut between them left a linked clone).
+        ByteBuf r = record(REC_FULL_CLONE, snapshotId).writeLongLE(nextVolumeId).writeBytes(nguid);
+        r.writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits());
+        writeString(r, name);
+        VirtualVolume clone = (VirtualVolume) applyAndLog(r);
         startCopy(clone);
         return clone;
     }
@@ -354,7 +420,7 @@ public final class Container implements AutoCloseable {
                         errno = awaitIo(device, (d, done) -> d.write(clusterOffset(c), clusterSize, buf, false, done, COMPLETE_FUTURE));
                     }
                     synchronized (this) {
-                        refs.decrement(pc);
+                        refs.unpin(pc);
                         if (errno == IoCompletion.OK && !clone.deleted && clone.map.get(lc) == pc) {
                             clone.map.set(lc, c);
                             logMap(clone.id(), lc, c);
@@ -560,8 +626,10 @@ public final class Container implements AutoCloseable {
         try {
             log.append(type, payload);
             commitAndWait();
+            applyingDurable = true;
             apply(0, type, payload.duplicate());
         } finally {
+            applyingDurable = false;
             fenced.fenced = false;
         }
     }
@@ -629,7 +697,7 @@ public final class Container implements AutoCloseable {
                 }
                 return null;
             }
-            case REC_SNAPSHOT, REC_CLONE -> {
+            case REC_SNAPSHOT, REC_CLONE, REC_FULL_CLONE -> {
                 VirtualVolume source = volumes.get(id);
                 long newId = p.readLongLE();
                 byte[] nguid = new byte[16];
@@ -638,6 +706,7 @@ public final class Container implements AutoCloseable {
                 String name = readString(p);
                 VirtualVolume v = new VirtualVolume(newId, name, source.type(), source.size(), source.blockSize(), nguid, uuid,
                         type == REC_SNAPSHOT, id, source.map.share());
+                v.copyPending = type == REC_FULL_CLONE;
                 volumes.put(newId, v);
                 nextVolumeId = Math.max(nextVolumeId, newId + 1);
                 return v;
@@ -676,10 +745,13 @@ public final class Container implements AutoCloseable {
 
     /**
      * Makes data durable, then the log: what was written before and the map records describing it.
-     * Clusters freed before the commit become reusable once it is durable.
+     * Clusters freed before the commit become reusable once it is durable, and clusters a map let go of
+     * while others hold them may again be written in place by those. The first commit of an open also
+     * stores the log's new epoch in the superblock first (see {@link MetadataLog}).
      */
     synchronized CompletableFuture<Void> commit() {
         long[] released = free.takePending();
+        long[] dropped = free.takeDropped();
         CompletableFuture<Void> dataDurable = new CompletableFuture<>();
         device.flush(dataDurable, COMPLETE_VOID);
         CompletableFuture<Void> done = dataDurable.thenCompose(v -> {
@@ -689,6 +761,7 @@ public final class Container implements AutoCloseable {
         }).whenComplete((v, e) -> {
             synchronized (Container.this) {
                 free.commitDone(released, e == null); // not durable: they stay out of use
+                free.dropsCommitted(dropped, e == null);
             }
         });
         // Wake waiters only once `done` is complete: notified from inside the stage above, a waiter could
@@ -721,6 +794,18 @@ public final class Container implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new VolumeException("metadata commit failed: " + e.getCause().getMessage(), e.getCause());
         }
+    }
+
+    /** A map let go of a cluster others still hold: see {@link FreeClusters#mayWriteInPlace}. */
+    private void clusterDropped(long cluster) {
+        if (replaying || applyingDurable) {
+            return; // what replay applies is durable, and so is a record logThenApply applies
+        }
+        free.droppedPendingCommit(cluster);
+    }
+
+    boolean mayWriteInPlace(long cluster) {
+        return free.mayWriteInPlace(cluster);
     }
 
     private void clusterFreed(long cluster) {
@@ -912,10 +997,11 @@ public final class Container implements AutoCloseable {
             image.writeZero(padded - length);
             check(awaitIo(device, (d, done) -> d.write(at, padded, image, false, done, COMPLETE_FUTURE)), "checkpoint write");
             check(awaitIo(device, (d, done) -> d.flush(done, COMPLETE_FUTURE)), "checkpoint flush");
-            Superblock next = superblock.next(target, covered, head);
+            Superblock next = superblock.next(target, covered, head, log.epoch());
             writeSuperblocks(device, next);
             superblock = next;
             log.headMoved();
+            log.epochRecorded();
             checkpoints++;
             LOG.log(System.Logger.Level.INFO, "container {0}: checkpoint of {1} bytes at log sequence {2} in {3} ms",
                     id(), length, covered, (System.nanoTime() - started) / 1_000_000);

@@ -2,12 +2,20 @@ package io.vvolgate.gateway.volume;
 
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The container's free clusters as a bitmap (one bit a cluster: 4 MiB of heap for a 2 TiB container of
  * 64 KiB clusters), handed out from a rotating cursor so allocation spreads over the device instead of
  * hammering its start; and the clusters freed since the last commit, which may not be reused before that
  * commit is durable.
+ *
+ * <p>The same rule, one step earlier: a cluster that a map let go of while another map still holds it
+ * (a head copying-on-write away from a cluster a clone shares, or unmapping it) is held alone in memory,
+ * but the durable metadata may still give it to both until the record that let go is durable. Until then
+ * it must not be written in place ({@link #mayWriteInPlace}): a cut would leave the first map reading the
+ * other's data. The check is one bit; the bookkeeping happens only when a map lets go of a shared cluster.
  *
  * <p>Guarded by the container's lock.
  */
@@ -18,6 +26,12 @@ final class FreeClusters {
     private int cursor;
     private long[] pending = new long[64];
     private int pendingCount;
+    /** Clusters let go of by a record not yet durable while other maps hold them; a bit per cluster. */
+    private final BitSet dropped = new BitSet();
+    /** How many such drops each marked cluster still waits for (marked again before the first is durable). */
+    private final Map<Long, Integer> droppedHolds = new HashMap<>();
+    private long[] droppedPending = new long[64];
+    private int droppedPendingCount;
 
     FreeClusters(long clusters) {
         if (clusters > Integer.MAX_VALUE) {
@@ -37,6 +51,9 @@ final class FreeClusters {
         free.clear();
         count = 0;
         pendingCount = 0;
+        dropped.clear();
+        droppedHolds.clear();
+        droppedPendingCount = 0;
         for (int c = 0; c < clusters; c++) {
             if (refs.get(c) == 0) {
                 free.set(c);
@@ -94,6 +111,44 @@ final class FreeClusters {
                 release(c);
             } else {
                 freedPendingCommit(c);
+            }
+        }
+    }
+
+    /** A map let go of {@code cluster}, which others still hold, by a record that is not durable yet. */
+    void droppedPendingCommit(long cluster) {
+        dropped.set((int) cluster);
+        droppedHolds.merge(cluster, 1, Integer::sum);
+        addDropped(cluster);
+    }
+
+    private void addDropped(long cluster) {
+        if (droppedPendingCount == droppedPending.length) {
+            droppedPending = Arrays.copyOf(droppedPending, droppedPending.length * 2);
+        }
+        droppedPending[droppedPendingCount++] = cluster;
+    }
+
+    /** False while a record that let go of {@code cluster} elsewhere is not durable (see the class comment). */
+    boolean mayWriteInPlace(long cluster) {
+        return !dropped.get((int) cluster);
+    }
+
+    /** Takes the drops so far, for the commit that starts now. */
+    long[] takeDropped() {
+        long[] out = Arrays.copyOf(droppedPending, droppedPendingCount);
+        droppedPendingCount = 0;
+        return out;
+    }
+
+    /** The commit that covered {@code drops} is durable (or failed: then they stay marked, for the next one). */
+    void dropsCommitted(long[] drops, boolean durable) {
+        for (long c : drops) {
+            if (!durable) {
+                addDropped(c);
+            } else if (droppedHolds.merge(c, -1, Integer::sum) == 0) {
+                droppedHolds.remove(c);
+                dropped.clear((int) c);
             }
         }
     }

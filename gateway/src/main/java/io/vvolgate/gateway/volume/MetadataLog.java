@@ -26,19 +26,47 @@ import java.util.zip.CRC32C;
  *       0    4  magic "VLOG"
  *       4    4  CRC32C of bytes 8..4095
  *       8    8  sequence (one more than the previous block's)
- *      16    4  epoch (one more after every recovery)
+ *      16    4  epoch of the era that wrote the block (see below)
  *      20    2  record count
  *      22    2  bytes of records used
  *      24    8  container ID, most significant half
- *      32  ...  records: type u8, length u16, payload
+ *      32  ...  records: type u8, length u16, payload (at most {@link #MAX_PAYLOAD} bytes)
  * </pre>
  *
- * Why the epoch: a commit of several blocks can be cut so that a later block is durable and an earlier one
- * not. Recovery stops at the hole and later writes fill it from the same sequence number on; a block left
- * behind the hole from before the cut would then carry the right sequence — but an older epoch, and replay
- * refuses an epoch lower than the one before it.
+ * The record payloads are the container's: see {@link Container}.
  *
- * <p>Owned by the container's metadata thread; not thread-safe.
+ * <h2>Eras and epochs</h2>
+ * An <em>era</em> is what one open of the container writes: it starts where replay stopped and writes
+ * consecutive sequences from there. Why the epoch: a commit of several blocks can be cut so that a later
+ * block is durable and an earlier one not. Replay stops at the hole and the next era fills it from the same
+ * sequence number on; a block left behind the hole from before the cut then carries the right sequence, and
+ * only its epoch tells it apart. Replay therefore refuses a block whose epoch is lower than the block
+ * before it, and for that every era must write a higher epoch than any block already on the device, even
+ * when it replayed none of them (its predecessor's first block may be exactly the one lost). So the epoch
+ * is kept durable outside the log, in the superblock ({@link Superblock#epoch()}, both copies):
+ * <ol>
+ *   <li>Replay takes {@code epoch = max(stored epoch, last replayed epoch) + 1}, and the era's first commit
+ *       hands it to the {@link EpochStore} and writes no block before the store says it is durable. A cut
+ *       before that leaves no block with the new epoch, so choosing it again later is harmless. Hence every
+ *       block on the device carries an epoch no higher than the stored one, and each era writes a higher
+ *       epoch than every block written before it began.</li>
+ *   <li>Blocks before the point where an era began are not rewritten before a checkpoint moves the head past
+ *       them (the ring is full until then). Say replay accepts block B of era X at sequence q although a
+ *       later era Y began at p &le; q (B was behind the hole Y found). To get to q replay must accept
+ *       position p with the same blocks before it that Y saw. What Y saw at p it refused, so the block now
+ *       at p was written by Y or an even later era: its epoch is above X's, and since accepted epochs never
+ *       go down, B is refused. So replay yields exactly what the eras' acknowledged commits wrote, in order,
+ *       whatever the number of cuts.</li>
+ *   <li>A checkpoint moves the head to where its era Y will write next and stores Y's epoch as the
+ *       <em>head epoch</em> ({@link Superblock#headEpoch()}), with which replay starts instead of 0: every
+ *       block at or after the new head that predates Y's next write is from an era before Y and is refused,
+ *       and (2) covers the blocks written after it.</li>
+ * </ol>
+ * A container whose superblock predates the stored epoch (it reads as 0) gets a one-off scan of the whole
+ * region at open, and the era takes an epoch above the highest found there. Epochs are compared as signed
+ * 32-bit integers: 2^31 opens.
+ *
+ * <p>Owned by the container's metadata thread (under its lock); not thread-safe.
  */
 public final class MetadataLog {
     public static final int BLOCK_SIZE = 4096;
@@ -61,6 +89,16 @@ public final class MetadataLog {
         void record(long sequence, int type, ByteBuf payload);
     }
 
+    /**
+     * Keeps an era's epoch durable outside the log (the container: in its superblock). Called under the
+     * caller's lock, possibly on a device thread: it must not block, and completes the future when the epoch
+     * is durable (exceptionally if it could not be made so).
+     */
+    @FunctionalInterface
+    public interface EpochStore {
+        CompletableFuture<Void> record(int epoch);
+    }
+
     /** Where replay ended: the next block to write and the epoch to write it with. */
     public record Position(long offset, long sequence, int epoch, long blocksReplayed) {
     }
@@ -78,8 +116,16 @@ public final class MetadataLog {
     private int openCount;
     private final List<ByteBuf> sealed = new ArrayList<>();
     private CompletableFuture<Void> previous = CompletableFuture.completedFuture(null);
+    private final EpochStore epochStore;
+    /** Null until the era's first commit asks the store to keep its epoch; complete once it is durable. */
+    private CompletableFuture<Void> epochDurable;
 
+    /** A log whose caller keeps the epoch itself (tests): as if every epoch were durable at once. */
     public MetadataLog(BlockDevice device, long regionOffset, long regionLength, UUID containerId) {
+        this(device, regionOffset, regionLength, containerId, epoch -> CompletableFuture.completedFuture(null));
+    }
+
+    public MetadataLog(BlockDevice device, long regionOffset, long regionLength, UUID containerId, EpochStore epochStore) {
         if (regionOffset % BLOCK_SIZE != 0 || regionLength % BLOCK_SIZE != 0 || regionLength < 2 * BLOCK_SIZE) {
             throw new IllegalArgumentException("the log region must be 4 KiB aligned and hold at least two blocks");
         }
@@ -87,16 +133,24 @@ public final class MetadataLog {
         this.regionOffset = regionOffset;
         this.regionBlocks = regionLength / BLOCK_SIZE;
         this.containerTag = containerId.getMostSignificantBits();
+        this.epochStore = epochStore;
+    }
+
+    /** As {@link #replay(long, long, int, int, RecordVisitor)} with no stored epochs (scans the region). */
+    public Position replay(long headOffset, long firstSequence, RecordVisitor visitor) {
+        return replay(headOffset, firstSequence, 0, 0, visitor);
     }
 
     /**
-     * Replays from {@code headOffset} (within the region), expecting {@code firstSequence} there, and positions
-     * the log to append after the last valid block. Call once, before appending.
+     * Replays from {@code headOffset} (within the region), expecting {@code firstSequence} there and no
+     * epoch below {@code headEpoch}, and positions the log to append after the last valid block, in a new
+     * era whose epoch is above {@code storedEpoch} (0: not stored, the region is scanned for the highest).
+     * Call once, before appending.
      */
-    public Position replay(long headOffset, long firstSequence, RecordVisitor visitor) {
+    public Position replay(long headOffset, long firstSequence, int headEpoch, int storedEpoch, RecordVisitor visitor) {
         long offset = headOffset;
         long sequence = firstSequence;
-        int lastEpoch = 0;
+        int lastEpoch = headEpoch;
         long blocks = 0;
         ByteBuf block = PooledByteBufAllocator.DEFAULT.heapBuffer(BLOCK_SIZE, BLOCK_SIZE);
         try {
@@ -123,17 +177,60 @@ public final class MetadataLog {
         }
         this.nextOffset = offset;
         this.nextSequence = sequence;
-        this.epoch = lastEpoch + 1;
+        this.epoch = Math.max(storedEpoch != 0 ? storedEpoch : highestEpochInRegion(), lastEpoch) + 1;
+        this.epochDurable = null;
         this.blocksSinceHead = blocks;
         return new Position(offset, sequence, epoch, blocks);
     }
 
-    /** Starts a fresh log (a new container): the first block goes to {@code headOffset} with {@code firstSequence}. */
+    /**
+     * Starts a fresh log (a new container): the first block goes to {@code headOffset} with {@code firstSequence},
+     * in epoch 1, which the caller has made durable (a new superblock says 1).
+     */
     public void start(long headOffset, long firstSequence) {
         this.nextOffset = headOffset;
         this.nextSequence = firstSequence;
         this.epoch = 1;
+        this.epochDurable = CompletableFuture.completedFuture(null);
         this.blocksSinceHead = 0;
+    }
+
+    /** The current era's epoch: what a checkpoint stores as the head epoch. */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** The caller has made the current epoch durable itself (a checkpoint's superblock carries it). */
+    public void epochRecorded() {
+        if (epochDurable == null) {
+            epochDurable = CompletableFuture.completedFuture(null);
+        }
+    }
+
+    /** The highest epoch of any block of this container in the region, valid or not in sequence; 0 if none. */
+    private int highestEpochInRegion() {
+        int highest = 0;
+        int chunkBlocks = (int) Math.min(regionBlocks, 256);
+        ByteBuf chunk = PooledByteBufAllocator.DEFAULT.heapBuffer(chunkBlocks * BLOCK_SIZE, chunkBlocks * BLOCK_SIZE);
+        try {
+            for (long first = 0; first < regionBlocks; first += chunkBlocks) {
+                int n = (int) Math.min(chunkBlocks, regionBlocks - first);
+                chunk.clear();
+                if (Container.readNow(device, regionOffset + first * BLOCK_SIZE, n * BLOCK_SIZE, chunk) != IoCompletion.OK) {
+                    throw new VolumeException("cannot read the metadata log to find its highest epoch");
+                }
+                for (int i = 0; i < n; i++) {
+                    ByteBuf block = chunk.slice(i * BLOCK_SIZE, BLOCK_SIZE);
+                    if (block.getIntLE(MAGIC_OFFSET) == MAGIC && block.getLongLE(CONTAINER_OFFSET) == containerTag
+                            && block.getIntLE(CRC_OFFSET) == crc(block)) {
+                        highest = Math.max(highest, block.getIntLE(EPOCH_OFFSET));
+                    }
+                }
+            }
+        } finally {
+            chunk.release();
+        }
+        return highest;
     }
 
     private boolean valid(ByteBuf block, long expectedSequence, int lastEpoch) {
@@ -227,6 +324,30 @@ public final class MetadataLog {
             nextOffset = advance(nextOffset);
             blocksSinceHead++;
         }
+        if (epochDurable == null) {
+            epochDurable = epochStore.record(epoch);
+        }
+        if (epochDurable.isDone() && !epochDurable.isCompletedExceptionally()) {
+            writeBlocks(blocks, offsets, done);
+        } else {
+            // The era's first commit: no block of it may reach the device before its epoch is durable.
+            epochDurable.whenComplete((v, e) -> {
+                if (e == null) {
+                    writeBlocks(blocks, offsets, done);
+                } else {
+                    blocks.forEach(ByteBuf::release);
+                    done.completeExceptionally(new VolumeException("the metadata log's epoch could not be made durable: "
+                            + e.getMessage(), e));
+                }
+            });
+        }
+        // Replay stops at the first missing block, so this commit is durable only once every earlier one is.
+        CompletableFuture<Void> chained = previous.thenCombine(done, (a, b) -> null);
+        previous = chained;
+        return chained;
+    }
+
+    private void writeBlocks(List<ByteBuf> blocks, long[] offsets, CompletableFuture<Void> done) {
         int[] remaining = {blocks.size()};
         int[] failed = {IoCompletion.OK};
         IoCompletion<ByteBuf> written = (b, errno) -> {
@@ -256,10 +377,6 @@ public final class MetadataLog {
         for (int i = 0; i < blocks.size(); i++) {
             device.write(offsets[i], BLOCK_SIZE, blocks.get(i), false, blocks.get(i), written);
         }
-        // Replay stops at the first missing block, so this commit is durable only once every earlier one is.
-        CompletableFuture<Void> chained = previous.thenCombine(done, (a, b) -> null);
-        previous = chained;
-        return chained;
     }
 
     /** Commits and waits (start-up, tests, checkpoints). */

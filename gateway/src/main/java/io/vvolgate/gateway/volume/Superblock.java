@@ -25,16 +25,20 @@ import java.util.zip.CRC32C;
  *      96     1  active checkpoint (0 none, 1 A, 2 B)
  *     104     8  log sequence the active checkpoint covers (replay starts after it)
  *     112     8  log head: offset in the log region of the first block to replay
+ *     120     4  head epoch: no block from the log head on has a lower epoch (the checkpointing era's)
+ *     124     4  epoch: the highest epoch any era of the log has used (made durable before it writes)
  *     128     8  data offset (first data cluster)   136  8  data clusters
  *    4092     4  CRC32C of bytes 0..4091
  * </pre>
  *
- * All integers little-endian. The record is immutable; {@link #withGeneration} and friends make the next one.
+ * All integers little-endian. The two epochs are what keeps replay from taking a stale log block after
+ * repeated cuts (see {@link MetadataLog}); a superblock written before they existed has zeroes there, read
+ * as "not known". The record is immutable; {@link #withGeneration} and friends make the next one.
  */
 public record Superblock(UUID containerId, long generation, int clusterSize, long deviceSize,
                          long logOffset, long logLength, long checkpointAOffset, long checkpointBOffset,
                          long checkpointLength, int activeCheckpoint, long checkpointSequence, long logHead,
-                         long dataOffset, long dataClusters) {
+                         long dataOffset, long dataClusters, int headEpoch, int epoch) {
     public static final int SIZE = 4096;
     public static final long COPY_A_OFFSET = 0;
     public static final long COPY_B_OFFSET = 4096;
@@ -55,6 +59,8 @@ public record Superblock(UUID containerId, long generation, int clusterSize, lon
     static final int ACTIVE_CHECKPOINT_OFFSET = 96;
     static final int CHECKPOINT_SEQUENCE_OFFSET = 104;
     static final int LOG_HEAD_OFFSET = 112;
+    static final int HEAD_EPOCH_OFFSET = 120;
+    static final int EPOCH_OFFSET = 124;
     static final int DATA_OFFSET_OFFSET = 128;
     static final int DATA_CLUSTERS_OFFSET = 136;
     static final int CRC_OFFSET = SIZE - 4;
@@ -81,18 +87,34 @@ public record Superblock(UUID containerId, long generation, int clusterSize, lon
         if (clusters < 1) {
             throw new IllegalArgumentException("a device of " + deviceSize + " bytes is too small for a container");
         }
-        return new Superblock(id, 1, clusterSize, deviceSize, log, logLength, cpA, cpB, checkpointLength, 0, 0, 0, data, clusters);
+        return new Superblock(id, 1, clusterSize, deviceSize, log, logLength, cpA, cpB, checkpointLength, 0, 0, 0, data, clusters,
+                1, 1);
     }
 
     private static long align(long value, long to) {
         return (value + to - 1) / to * to;
     }
 
-    /** The same layout one generation on, with the checkpoint and log head given. */
+    /** The same layout one generation on, with the checkpoint and log head given (epochs unchanged). */
     public Superblock next(int activeCheckpoint, long checkpointSequence, long logHead) {
+        return next(activeCheckpoint, checkpointSequence, logHead, headEpoch);
+    }
+
+    /**
+     * A checkpoint's superblock: one generation on, with the checkpoint, the log head and the epoch of the
+     * era that took it, which becomes the head epoch (and the stored epoch, if it was not yet).
+     */
+    public Superblock next(int activeCheckpoint, long checkpointSequence, long logHead, int headEpoch) {
         return new Superblock(containerId, generation + 1, clusterSize, deviceSize, logOffset, logLength,
                 checkpointAOffset, checkpointBOffset, checkpointLength, activeCheckpoint, checkpointSequence, logHead,
-                dataOffset, dataClusters);
+                dataOffset, dataClusters, headEpoch, Math.max(epoch, headEpoch));
+    }
+
+    /** One generation on, storing {@code epoch} as the log's epoch (a new era, before it writes). */
+    public Superblock withEpoch(int epoch) {
+        return new Superblock(containerId, generation + 1, clusterSize, deviceSize, logOffset, logLength,
+                checkpointAOffset, checkpointBOffset, checkpointLength, activeCheckpoint, checkpointSequence, logHead,
+                dataOffset, dataClusters, headEpoch, epoch);
     }
 
     /** Byte offset of data cluster {@code cluster}. */
@@ -119,6 +141,8 @@ public record Superblock(UUID containerId, long generation, int clusterSize, lon
         out.setByte(base + ACTIVE_CHECKPOINT_OFFSET, activeCheckpoint);
         out.setLongLE(base + CHECKPOINT_SEQUENCE_OFFSET, checkpointSequence);
         out.setLongLE(base + LOG_HEAD_OFFSET, logHead);
+        out.setIntLE(base + HEAD_EPOCH_OFFSET, headEpoch);
+        out.setIntLE(base + EPOCH_OFFSET, epoch);
         out.setLongLE(base + DATA_OFFSET_OFFSET, dataOffset);
         out.setLongLE(base + DATA_CLUSTERS_OFFSET, dataClusters);
         out.setIntLE(base + CRC_OFFSET, crc(out, base));
@@ -145,7 +169,8 @@ public record Superblock(UUID containerId, long generation, int clusterSize, lon
                     in.getLongLE(base + CHECKPOINT_B_OFFSET), in.getLongLE(base + CHECKPOINT_LENGTH_OFFSET),
                     in.getUnsignedByte(base + ACTIVE_CHECKPOINT_OFFSET), in.getLongLE(base + CHECKPOINT_SEQUENCE_OFFSET),
                     in.getLongLE(base + LOG_HEAD_OFFSET), in.getLongLE(base + DATA_OFFSET_OFFSET),
-                    in.getLongLE(base + DATA_CLUSTERS_OFFSET));
+                    in.getLongLE(base + DATA_CLUSTERS_OFFSET), in.getIntLE(base + HEAD_EPOCH_OFFSET),
+                    in.getIntLE(base + EPOCH_OFFSET));
         } catch (IllegalArgumentException e) {
             return null; // checksum right but fields impossible: treat as not ours
         }

@@ -249,7 +249,8 @@ public final class VolumeDevice implements BlockDevice {
         int cs = container.clusterSize();
         BlockDevice dev = container.physical();
         long pc = v.map.ownPath(lc);
-        if (pc != ClusterMap.UNMAPPED && container.refs().get(pc) == 1) {
+        // In place only into a cluster no other map holds, in memory or in the durable metadata.
+        if (pc != ClusterMap.UNMAPPED && container.refs().get(pc) == 1 && container.mayWriteInPlace(pc)) {
             long at = container.clusterOffset(pc) + in;
             issue.add(() -> writeOrZero(dev, at, n, src, srcIndex, req));
             return;
@@ -332,7 +333,7 @@ public final class VolumeDevice implements BlockDevice {
         synchronized (container) {
             if (req.pinned != null) {
                 for (long pc : req.pinned) {
-                    container.refs().decrement(pc);
+                    container.refs().unpin(pc);
                 }
             }
             if (req.filled != null) {

@@ -296,4 +296,38 @@ class ContainerTest {
         }
         assertEquals(301, container.volumes().size());
     }
+
+    @Test
+    void aFullCloneLoggedTheOldWayInTwoRecordsStillOpensAsAFullClone() throws Exception {
+        VirtualVolume v = volume("template", 8L << 20);
+        byte[] data = pattern(6 * CLUSTER, 31);
+        assertEquals(IoCompletion.OK, write(container.device(v.id()), 0, data, false));
+        VirtualVolume snap = container.snapshot(v.id(), "t-snap", id(90), UUID.randomUUID());
+        container.close();
+
+        // Append what an older release logged for a full clone: CLONE, then FULL_COPY(1), in two commits.
+        Superblock sb = Container.readSuperblock(disk);
+        MetadataLog log = new MetadataLog(disk, sb.logOffset(), sb.logLength(), sb.containerId());
+        log.replay(sb.logHead(), sb.checkpointSequence() + 1, sb.headEpoch(), sb.epoch(), (seq, type, payload) -> { });
+        long cloneId = snap.id() + 1;
+        UUID uuid = UUID.randomUUID();
+        byte[] name = "old-full".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        log.append(Container.REC_CLONE, io.netty.buffer.Unpooled.buffer().writeLongLE(snap.id()).writeLongLE(cloneId).writeBytes(id(91))
+                .writeLong(uuid.getMostSignificantBits()).writeLong(uuid.getLeastSignificantBits())
+                .writeShortLE(name.length).writeBytes(name));
+        log.commitAndWait();
+        log.append(Container.REC_FULL_COPY, io.netty.buffer.Unpooled.buffer().writeLongLE(cloneId).writeByte(1));
+        log.commitAndWait();
+
+        container = Container.open(disk);
+        VirtualVolume clone = container.volume(cloneId);
+        assertEquals("old-full", clone.name());
+        assertEquals(uuid, clone.uuid());
+        container.copyDone(cloneId).get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertArrayEquals(data, read(container.device(cloneId), 0, 6 * CLUSTER));
+        container.deleteVolume(snap.id());
+        container.deleteVolume(v.id());
+        assertEquals(6L * CLUSTER, container.space().used(), "its copy resumed at open: six clusters of its own");
+        assertArrayEquals(data, read(container.device(cloneId), 0, 6 * CLUSTER));
+    }
 }

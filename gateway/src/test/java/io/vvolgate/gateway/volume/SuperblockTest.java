@@ -49,4 +49,27 @@ class SuperblockTest {
         assertSame(one, Superblock.newest(one, null), "copy B torn: copy A, one generation older, rules");
         assertNull(Superblock.newest(null, null));
     }
+
+    @Test
+    void theLogEpochsSurviveTheRoundTripAndAnOldSuperblockReadsThemAsUnknown() {
+        Superblock sb = Superblock.format(ID, 1L << 30, 1 << 16, 16L << 20, 8L << 20);
+        assertEquals(1, sb.epoch(), "a new container's log starts in epoch 1");
+        Superblock era = sb.withEpoch(7);
+        Superblock checkpointed = era.next(1, 40, 8192, 7);
+        assertEquals(era.generation() + 1, checkpointed.generation());
+        assertEquals(7, checkpointed.headEpoch());
+        ByteBuf buf = Unpooled.buffer(Superblock.SIZE);
+        checkpointed.writeTo(buf);
+        assertEquals(checkpointed, Superblock.readFrom(buf, 0));
+
+        // Written before the epochs existed: zeroes at 120..127, and the CRC over them.
+        Superblock old = new Superblock(ID, 3, 1 << 16, 1L << 30, 8192, 16L << 20, 17L << 20, 25L << 20, 8L << 20, 1, 9, 0,
+                33L << 20, 100, 0, 0);
+        ByteBuf oldBuf = Unpooled.buffer(Superblock.SIZE);
+        old.writeTo(oldBuf);
+        assertEquals(0, oldBuf.getLong(Superblock.HEAD_EPOCH_OFFSET));
+        Superblock read = Superblock.readFrom(oldBuf, 0);
+        assertEquals(0, read.headEpoch());
+        assertEquals(0, read.epoch());
+    }
 }
