@@ -154,8 +154,8 @@ class ContainerCheckTest {
             images[0] = Files.readAllBytes(a); // the cut: what the files hold at this instant
             images[1] = Files.readAllBytes(b);
             gate.release.countDown();
-            // Let the copy end before closing: a copy still running at close appends to a closed log (and
-            // leaks that block's buffer), which is not what this test is about.
+            // Let the copy end before closing (a close would stop it, to resume at the next open): this test
+            // is about the images taken above, not about a copy cut short by a close.
             c.copyDone(clone.id()).get(30, TimeUnit.SECONDS);
             c.close();
             m.close();

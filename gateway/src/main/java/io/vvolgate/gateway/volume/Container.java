@@ -67,7 +67,9 @@ import java.util.concurrent.TimeoutException;
  * </ul>
  *
  * <p>Threads: one lock (this object) guards the maps, refcounts and log; device I/O is issued under it and
- * completes on whatever thread the device uses. Management operations block while they commit.
+ * completes on whatever thread the device uses. Management operations block while they commit. Each full
+ * clone's copy runs on a thread of its own, which takes the lock for each cluster it maps; close stops
+ * those threads and waits for them before it closes the log.
  */
 public final class Container implements AutoCloseable {
     static final int REC_CREATE = 1;
@@ -107,6 +109,10 @@ public final class Container implements AutoCloseable {
     /** While logThenApply applies a record it has already made durable. */
     private boolean applyingDurable;
     private boolean closed;
+    /** Close has begun: full-clone copies stop at their next step, and no operation starts. */
+    private boolean closing;
+    /** The full-clone copy threads running; close waits for them before it closes the log. */
+    private final List<Thread> copiers = new ArrayList<>();
 
     private Container(BlockDevice device, Superblock sb) {
         this.device = device;
@@ -169,9 +175,11 @@ public final class Container implements AutoCloseable {
         c.replaying = false;
         c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
-        for (VirtualVolume v : c.volumes.values()) {
-            if (v.copyPending && !readOnly) {
-                c.startCopy(v); // a full clone's copy cut short by a restart goes on
+        synchronized (c) {
+            for (VirtualVolume v : c.volumes.values()) {
+                if (v.copyPending && !readOnly) {
+                    c.startCopy(v); // a full clone's copy cut short by a restart or a close goes on
+                }
             }
         }
         LOG.log(System.Logger.Level.INFO, "container {0} recovered in {1} ms: {2} log blocks replayed, {3} volumes",
@@ -376,14 +384,32 @@ public final class Container implements AutoCloseable {
         return v.copyDone != null ? v.copyDone : CompletableFuture.completedFuture(null);
     }
 
+    /** Under the lock. Not while closing: close would not wait for it (the copy resumes at the next open). */
     private void startCopy(VirtualVolume clone) {
         clone.copyDone = new CompletableFuture<>();
+        if (closing || closed) {
+            clone.copyDone.completeExceptionally(copyStoppedByClose(clone));
+            return;
+        }
         Thread t = new Thread(() -> copyClusters(clone), "vvolgate-full-clone-" + clone.id());
         t.setDaemon(true);
+        copiers.add(t);
         t.start();
     }
 
-    /** The background copy: every cluster the clone shares gets a private copy, unless the host wrote it first. */
+    private VolumeException copyStoppedByClose(VirtualVolume clone) {
+        return new VolumeException("container " + id() + " was closed before the full clone of volume " + clone.id()
+                + " finished copying: the copy resumes when the container is opened again");
+    }
+
+    /**
+     * The background copy: every cluster the clone shares gets a private copy, unless the host wrote it first.
+     * One cluster at a time: under the lock pick it, allocate and pin; outside it read and write the data;
+     * under the lock again make room in the log ({@link #ensureLogSpace}, as every appender does before its
+     * records, so a long copy checkpoints on the way instead of overrunning the log), then map and log it.
+     * Each step under the lock first looks whether close has begun: then the copy ends there, appending
+     * nothing, and {@link #close} waits for it before it closes the log.
+     */
     private void copyClusters(VirtualVolume clone) {
         try {
             List<Long> logical = new ArrayList<>();
@@ -400,7 +426,10 @@ public final class Container implements AutoCloseable {
                     long pc;
                     long c;
                     synchronized (this) {
-                        if (closed || clone.deleted) {
+                        if (closing || closed) {
+                            throw copyStoppedByClose(clone);
+                        }
+                        if (clone.deleted) {
                             clone.copyDone.complete(null);
                             return;
                         }
@@ -420,16 +449,30 @@ public final class Container implements AutoCloseable {
                         errno = awaitIo(device, (d, done) -> d.write(clusterOffset(c), clusterSize, buf, false, done, COMPLETE_FUTURE));
                     }
                     synchronized (this) {
-                        refs.unpin(pc);
-                        if (errno == IoCompletion.OK && !clone.deleted && clone.map.get(lc) == pc) {
-                            clone.map.set(lc, c);
-                            logMap(clone.id(), lc, c);
-                            sinceCommit++;
-                        } else {
-                            free.release(c); // never referenced: reusable at once
-                        }
-                        if (errno != IoCompletion.OK) {
-                            throw new VolumeException("the full clone of volume " + clone.id() + " could not copy a cluster (errno " + errno + ")");
+                        boolean mapped = false;
+                        try {
+                            if (errno != IoCompletion.OK) {
+                                throw new VolumeException("the full clone of volume " + clone.id() + " could not copy a cluster (errno " + errno + ")");
+                            }
+                            if (closing || closed) {
+                                throw copyStoppedByClose(clone);
+                            }
+                            // May checkpoint, which lets go of the lock while it commits: so look again after it.
+                            ensureLogSpace();
+                            if (closing || closed) {
+                                throw copyStoppedByClose(clone);
+                            }
+                            if (!clone.deleted && clone.map.get(lc) == pc) {
+                                clone.map.set(lc, c);
+                                logMap(clone.id(), lc, c);
+                                mapped = true;
+                                sinceCommit++;
+                            }
+                        } finally {
+                            refs.unpin(pc);
+                            if (!mapped) {
+                                free.release(c); // never referenced: reusable at once
+                            }
                         }
                     }
                     if (sinceCommit >= 64) {
@@ -441,15 +484,26 @@ public final class Container implements AutoCloseable {
                 buf.release();
             }
             synchronized (this) {
-                if (!closed && !clone.deleted) {
-                    ensureLogSpace();
+                if (closing || closed) {
+                    throw copyStoppedByClose(clone);
+                }
+                if (!clone.deleted) {
                     applyAndLog(record(REC_FULL_COPY, clone.id()).writeByte(0));
                 }
             }
             clone.copyDone.complete(null);
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "full clone copy of volume {0} stopped: {1}", clone.id(), e.getMessage());
+            boolean byClose;
+            synchronized (this) {
+                byClose = closing || closed;
+            }
+            LOG.log(byClose ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                    "full clone copy of volume {0} stopped: {1}", clone.id(), e.getMessage());
             clone.copyDone.completeExceptionally(e);
+        } finally {
+            synchronized (this) {
+                copiers.remove(Thread.currentThread());
+            }
         }
     }
 
@@ -933,6 +987,9 @@ public final class Container implements AutoCloseable {
      * refused write). This holds after a restart too, since open replays the log without checkpointing.
      */
     void ensureLogSpace() {
+        if (!replaying) {
+            ensureOpen(); // a closed log takes no more records (a new block would never be written nor released)
+        }
         if (replaying || log.blocksUsed() < log.capacityBlocks() * 3 / 4) {
             return;
         }
@@ -968,6 +1025,7 @@ public final class Container implements AutoCloseable {
         // Capture with nothing pending and no cluster half-filled, so the image equals the committed state.
         while (true) {
             commitAndWait();
+            ensureOpen(); // the commit let go of the lock: close may have begun meanwhile
             if (log.blocksUsed() - log.committedBlocksSinceHead() == 0 && filling.isEmpty()) {
                 break;
             }
@@ -1223,7 +1281,7 @@ public final class Container implements AutoCloseable {
     // --- lifecycle ---
 
     private void ensureOpen() {
-        if (closed) {
+        if (closed || closing) {
             throw new VolumeException("container " + id() + " is closed");
         }
     }
@@ -1234,13 +1292,33 @@ public final class Container implements AutoCloseable {
         log.discardPending();
     }
 
-    /** Commits what is pending and stops taking operations. The device is the caller's to close. */
+    /**
+     * Commits what is pending and stops taking operations. The device is the caller's to close, so nothing
+     * may reach it once this returns: a full clone's copy still running is told to stop and waited for (it
+     * finishes the cluster it is copying, and logs nothing more); what it copied and committed stays, and
+     * the next open resumes the copy from there. A second call, or one while another closes, returns at once.
+     */
     @Override
     public void close() {
+        List<Thread> running;
         synchronized (this) {
-            if (closed) {
+            if (closed || closing) {
                 return;
             }
+            closing = true;
+            running = new ArrayList<>(copiers);
+        }
+        // Without the lock: a copy needs it to see that it must stop. Its device I/O is bounded (awaitIo).
+        for (Thread t : running) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                LOG.log(System.Logger.Level.WARNING, "container {0} closed without waiting for {1}: interrupted", id(), t.getName());
+                break;
+            }
+        }
+        synchronized (this) {
             try {
                 commitAndWait();
             } catch (VolumeException e) {
