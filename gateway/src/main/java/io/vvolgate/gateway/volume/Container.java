@@ -1295,8 +1295,9 @@ public final class Container implements AutoCloseable {
     /**
      * Commits what is pending and stops taking operations. The device is the caller's to close, so nothing
      * may reach it once this returns: a full clone's copy still running is told to stop and waited for (it
-     * finishes the cluster it is copying, and logs nothing more); what it copied and committed stays, and
-     * the next open resumes the copy from there. A second call, or one while another closes, returns at once.
+     * lets the device finish the cluster it is copying, then drops that copy and logs nothing more); what it
+     * copied before stays, and the next open resumes the copy from there. A second call, or one while
+     * another closes, returns at once.
      */
     @Override
     public void close() {
