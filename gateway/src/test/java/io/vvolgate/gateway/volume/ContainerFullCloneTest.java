@@ -206,26 +206,32 @@ class ContainerFullCloneTest {
         VirtualVolume snap = c.snapshot(v.id(), "template-snap", new byte[16], UUID.randomUUID());
         long checkpointsBefore = c.checkpointCount();
         VirtualVolume clone = c.cloneFull(snap.id(), "vm", new byte[16], UUID.randomUUID());
-        // Meanwhile the host rewrites the template's head: its copy-on-write records and checkpoints
-        // interleave with the copy's.
+        c.copyDone(clone.id()).get(60, TimeUnit.SECONDS);
+        assertTrue(c.checkpointCount() - checkpointsBefore >= 2,
+                "the copy alone emptied the log by checkpoints along the way: " + (c.checkpointCount() - checkpointsBefore));
+        assertArrayEquals(data, read(c.device(clone.id()), 0, data.length));
+
+        // A second one while the host rewrites the template's head: the host's copy-on-write records and
+        // checkpoints interleave with the copy's.
+        VirtualVolume second = c.cloneFull(snap.id(), "vm2", new byte[16], UUID.randomUUID());
         byte[] newer = pattern(clusters * cluster, 43);
         for (int at = 0; at < newer.length; at += chunk) {
             assertEquals(IoCompletion.OK, write(head, at, java.util.Arrays.copyOfRange(newer, at, at + chunk), false));
         }
-        c.copyDone(clone.id()).get(60, TimeUnit.SECONDS);
-        assertTrue(c.checkpointCount() - checkpointsBefore >= 2,
-                "the log was emptied by checkpoints along the way: " + (c.checkpointCount() - checkpointsBefore));
-        assertArrayEquals(data, read(c.device(clone.id()), 0, data.length));
+        c.copyDone(second.id()).get(60, TimeUnit.SECONDS);
         c.close();
 
         Container again = Container.open(disk);
         try {
             assertFalse(again.copying(clone.id()), "the copy's end was logged");
+            assertFalse(again.copying(second.id()), "the copy's end was logged");
             assertArrayEquals(data, read(again.device(clone.id()), 0, data.length), "the clone after reopening");
+            assertArrayEquals(data, read(again.device(second.id()), 0, data.length), "the second clone after reopening");
             assertArrayEquals(newer, read(again.device(v.id()), 0, newer.length), "the head after reopening");
             again.deleteVolume(snap.id());
             assertArrayEquals(data, read(again.device(clone.id()), 0, data.length), "the clone without its snapshot");
-            assertEquals(2L * clusters * cluster, again.space().used(), "the head and the clone, each with clusters of its own");
+            assertArrayEquals(data, read(again.device(second.id()), 0, data.length), "the second clone without its snapshot");
+            assertEquals(3L * clusters * cluster, again.space().used(), "the head and both clones, each with clusters of its own");
         } finally {
             again.close();
         }
