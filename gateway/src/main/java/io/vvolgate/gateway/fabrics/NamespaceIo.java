@@ -426,6 +426,9 @@ final class NamespaceIo implements IoReactor.Work {
                 break;
             }
         }
+        // The fence comes down before the host hears of the pair, so a write it sends on seeing the completion
+        // runs inline again (not a rule of NVMe; what the host would expect of an idle namespace).
+        liftFenceIfIdle();
         finish(pair.compare, compareStatus);
         finish(pair.write, writeStatus);
         runDeferred();
