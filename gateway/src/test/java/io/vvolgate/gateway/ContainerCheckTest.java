@@ -3,10 +3,10 @@ package io.vvolgate.gateway;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vvolgate.gateway.device.BlockDevice;
-import io.vvolgate.gateway.device.DeviceHealth;
 import io.vvolgate.gateway.device.FileBlockDevice;
 import io.vvolgate.gateway.device.IoCompletion;
 import io.vvolgate.gateway.device.MirroredDevice;
+import io.vvolgate.gateway.testing.ForwardingDevice;
 import io.vvolgate.gateway.testing.LeakFailingExtension;
 import io.vvolgate.gateway.volume.Container;
 import io.vvolgate.gateway.volume.VirtualVolume;
@@ -44,13 +44,12 @@ class ContainerCheckTest {
     Path dir;
 
     /** Holds back the writes of a full clone's background copy (its thread's), so the copy stays unfinished. */
-    static final class HoldCopies implements BlockDevice {
-        final BlockDevice inner;
+    static final class HoldCopies extends ForwardingDevice {
         final CountDownLatch release = new CountDownLatch(1);
         final CountDownLatch held = new CountDownLatch(1);
 
         HoldCopies(BlockDevice inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
@@ -67,47 +66,8 @@ class ContainerCheckTest {
         }
 
         @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public int blockSize() {
-            return inner.blockSize();
-        }
-
-        @Override
-        public boolean volatileWriteCache() {
-            return inner.volatileWriteCache();
-        }
-
-        @Override
-        public <A> void read(long offset, int length, ByteBuf dst, A attachment, IoCompletion<A> completion) {
-            inner.read(offset, length, dst, attachment, completion);
-        }
-
-        @Override
-        public <A> void writeZeroes(long offset, long length, boolean fua, A attachment, IoCompletion<A> completion) {
-            inner.writeZeroes(offset, length, fua, attachment, completion);
-        }
-
-        @Override
-        public <A> void deallocate(long offset, long length, A attachment, IoCompletion<A> completion) {
-            inner.deallocate(offset, length, attachment, completion);
-        }
-
-        @Override
-        public <A> void flush(A attachment, IoCompletion<A> completion) {
-            inner.flush(attachment, completion);
-        }
-
-        @Override
-        public DeviceHealth health() {
-            return DeviceHealth.UNKNOWN;
-        }
-
-        @Override
         public void close() {
+            // The test closes the device it wraps.
         }
     }
 

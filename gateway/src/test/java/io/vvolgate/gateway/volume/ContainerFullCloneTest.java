@@ -2,9 +2,9 @@ package io.vvolgate.gateway.volume;
 
 import io.netty.buffer.ByteBuf;
 import io.vvolgate.gateway.device.BlockDevice;
-import io.vvolgate.gateway.device.DeviceHealth;
 import io.vvolgate.gateway.device.IoCompletion;
 import io.vvolgate.gateway.device.MemoryBlockDevice;
+import io.vvolgate.gateway.testing.ForwardingDevice;
 import io.vvolgate.gateway.testing.LeakFailingExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,15 +42,14 @@ class ContainerFullCloneTest {
      * and counts every call that reaches the device once the container's {@code close} has returned: the
      * owner closes the device then, so any such call is I/O on a closed device.
      */
-    static final class HeldCopyReads implements BlockDevice {
-        final BlockDevice inner;
+    static final class HeldCopyReads extends ForwardingDevice {
         final CountDownLatch held = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
         volatile boolean containerClosed;
         final List<String> afterClose = java.util.Collections.synchronizedList(new ArrayList<>());
 
         HeldCopyReads(BlockDevice inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         private void noteCall(String what) {
@@ -95,31 +94,6 @@ class ContainerFullCloneTest {
         public <A> void flush(A attachment, IoCompletion<A> completion) {
             noteCall("flush");
             inner.flush(attachment, completion);
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public int blockSize() {
-            return inner.blockSize();
-        }
-
-        @Override
-        public boolean volatileWriteCache() {
-            return inner.volatileWriteCache();
-        }
-
-        @Override
-        public DeviceHealth health() {
-            return inner.health();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 
