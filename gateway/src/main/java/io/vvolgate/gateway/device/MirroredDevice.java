@@ -92,7 +92,10 @@ import java.util.zip.CRC32C;
  * copied are held back until its copy is done, then sent to both. Before copying a chunk the copier waits
  * for every in-flight write overlapping it to complete, so the chunk it reads from the survivor already
  * holds them; nothing newer can be overwritten by the copy because nothing newer can start until it is
- * done. Every {@link #LABEL_EVERY_CHUNKS} chunks the target is flushed and the watermark recorded on both
+ * done. The copy knows the writes sent while it runs; a write sent to the survivor alone just before it
+ * started is not among them, so before the first chunk the copier holds back every new write and waits
+ * until the regions' in-flight counts hold only writes it knows about: every earlier one has landed (the
+ * same applies to write-zeroes and deallocates; a copy started by {@link #open} has nothing before it). Every {@link #LABEL_EVERY_CHUNKS} chunks the target is flushed and the watermark recorded on both
  * labels, so a restart resumes the copy there ({@link #open} restarts a recorded resync by itself). When
  * the copy reaches the end the target is flushed and both labels say in sync.
  *
@@ -1096,8 +1099,15 @@ public final class MirroredDevice implements BlockDevice {
         }
         if (op.tracked != null) {
             untrack(op);
+        } else {
+            retire(op);
+            if (resync != null && op.kind != Kind.FLUSH) {
+                // Read after the counts went down: a copy that started before may wait for this request.
+                synchronized (this) {
+                    notifyAll();
+                }
+            }
         }
-        retire(op);
         int errno0 = op.sent0 ? op.errno0 : IoCompletion.OK;
         int errno1 = op.sent1 ? op.errno1 : IoCompletion.OK;
         int result;
@@ -1833,6 +1843,7 @@ public final class MirroredDevice implements BlockDevice {
             require(r, awaitDurable(layout.generation), "recording the resync in the labels");
             // The target's bitmap must be whole before it can be in sync; from now on it is kept.
             require(r, awaitBitmap(), "writing the write-intent bitmap");
+            awaitUntrackedWrites(r);
             BlockDevice source = layout.leg(r.source);
             for (int region = r.repair.nextSetBit(0); region >= 0; region = r.repair.nextSetBit(region + 1)) {
                 long end = r.repairEnd(region);
@@ -1894,6 +1905,64 @@ public final class MirroredDevice implements BlockDevice {
                 persistLayout();
             }
         }
+    }
+
+    /**
+     * Waits until every write sent before this copy could track it has completed. A request that found no
+     * copy running ({@link #resync} null) went to the in-sync legs only, and nothing in {@link Resync#inFlight}
+     * tells the chunk fence about it: were it still inside the source when the copy reads its chunk, the
+     * target would get the old bytes and the write, acknowledged, would be on the source alone, outside any
+     * region a repair would look at. Such a request counted itself into its regions ({@link #admit}) before it
+     * read {@link #resync}, and {@link #resync} was set before this thread started, so its count shows here
+     * until it retires; it retires only when no leg will touch it any more. So: fence the whole device (every
+     * new write is held back, none joins the ones we wait for), take the regions with requests in flight,
+     * and wait until each one's count is down to the requests this copy knows about (tracked or held back).
+     * Those it does not know about are then done. One I/O latency at the start of a copy; a copy started by
+     * {@link #open} finds nothing in flight.
+     */
+    private void awaitUntrackedWrites(Resync r) throws InterruptedException {
+        synchronized (this) {
+            stopIfAborted(r);
+            r.copyStart = 0;
+            r.copyEnd = size;
+            BitSet busy = new BitSet();
+            for (int region = 0; region < regions.length(); region++) {
+                if ((regions.get(region) & IN_FLIGHT) != 0) {
+                    busy.set(region);
+                }
+            }
+            while (!r.aborted && !onlyKnownInFlight(r, busy)) {
+                wait();
+            }
+            stopIfAborted(r);
+        }
+        endChunk(r, r.watermark);
+    }
+
+    /**
+     * Guarded by this. Whether every request counted in {@code busy}'s regions is one the copy tracks or
+     * holds back. A request between counting itself in and reaching the copy, or waiting for its bitmap bit,
+     * makes this false for a while; reaching the copy ({@link #dispatchDuringCopy}) and retiring with a copy
+     * running ({@link #legDone}, {@link #untrack}) wake the waiter.
+     */
+    private boolean onlyKnownInFlight(Resync r, BitSet busy) {
+        for (int region = busy.nextSetBit(0); region >= 0; region = busy.nextSetBit(region + 1)) {
+            int known = 0;
+            for (Mutation op : r.inFlight) {
+                known += touches(op, region) ? 1 : 0;
+            }
+            for (Mutation op : r.heldBack) {
+                known += touches(op, region) && op.admitted ? 1 : 0;
+            }
+            if ((regions.get(region) & IN_FLIGHT) != known) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private boolean touches(Mutation op, int region) {
+        return op.length > 0 && regionOf(op.offset) <= region && region <= regionOf(op.end() - 1);
     }
 
     /**
@@ -1994,6 +2063,7 @@ public final class MirroredDevice implements BlockDevice {
             } else if (op.offset < r.copyEnd && r.copyStart < op.end()) {
                 heldBackWrites.increment();
                 r.heldBack.add(op);
+                notifyAll(); // counted in its regions and now known to the copy (awaitUntrackedWrites)
                 return;
             }
             toTarget = r != null && op.offset < r.watermark;
@@ -2013,6 +2083,7 @@ public final class MirroredDevice implements BlockDevice {
     private void untrack(Mutation op) {
         synchronized (this) {
             op.tracked.inFlight.remove(op);
+            retire(op); // leaves the copy's knowledge and its regions' counts in one step
             notifyAll();
         }
     }

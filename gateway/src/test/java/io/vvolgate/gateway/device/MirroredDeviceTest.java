@@ -3,6 +3,7 @@ package io.vvolgate.gateway.device;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vvolgate.gateway.testing.DurabilityOracle;
+import io.vvolgate.gateway.testing.ForwardingDevice;
 import io.vvolgate.gateway.testing.LeakFailingExtension;
 import io.vvolgate.gateway.testing.PowerCutDevice;
 import io.vvolgate.gateway.volume.Container;
@@ -1161,5 +1162,141 @@ class MirroredDeviceTest {
         MirroredDevice again = MirroredDevice.open(a, b);
         assertEquals(0, again.counters().resyncBytes(), "once");
         again.close();
+    }
+    /**
+     * A survivor that holds one mutation of the data area at {@code at} inside the device (not on the medium,
+     * not completed) until released. A read of that spot while it is held is served first and then lets the
+     * mutation go: a copy that does not wait for it reads the old bytes and the mutation lands after the copy.
+     */
+    static final class HoldingDevice extends ForwardingDevice {
+        private final long at;
+        private Runnable held;
+        private boolean armed;
+        volatile boolean releasedByRead;
+
+        HoldingDevice(long at) {
+            super(new MemoryBlockDevice(LEG, 512));
+            this.at = MirroredDevice.DATA_OFFSET + at;
+        }
+
+        synchronized void arm() {
+            armed = true;
+        }
+
+        synchronized boolean holding() {
+            return held != null;
+        }
+
+        void release() {
+            Runnable now;
+            synchronized (this) {
+                now = held;
+                held = null;
+            }
+            if (now != null) {
+                now.run();
+            }
+        }
+
+        private boolean hold(long offset, Runnable op) {
+            synchronized (this) {
+                if (!armed || offset != at) {
+                    return false;
+                }
+                armed = false;
+                held = op;
+                return true;
+            }
+        }
+
+        @Override
+        public <A> void read(long offset, int length, ByteBuf dst, A attachment, IoCompletion<A> completion) {
+            inner.read(offset, length, dst, attachment, completion);
+            if (offset <= at && at < offset + length && holding()) {
+                releasedByRead = true;
+                release();
+            }
+        }
+
+        @Override
+        public <A> void write(long offset, int length, ByteBuf src, boolean fua, A attachment, IoCompletion<A> completion) {
+            if (!hold(offset, () -> inner.write(offset, length, src, fua, attachment, completion))) {
+                inner.write(offset, length, src, fua, attachment, completion);
+            }
+        }
+
+        @Override
+        public <A> void writeZeroes(long offset, long length, boolean fua, A attachment, IoCompletion<A> completion) {
+            if (!hold(offset, () -> inner.writeZeroes(offset, length, fua, attachment, completion))) {
+                inner.writeZeroes(offset, length, fua, attachment, completion);
+            }
+        }
+
+        @Override
+        public <A> void deallocate(long offset, long length, A attachment, IoCompletion<A> completion) {
+            if (!hold(offset, () -> inner.deallocate(offset, length, attachment, completion))) {
+                inner.deallocate(offset, length, attachment, completion);
+            }
+        }
+    }
+
+    /**
+     * A write (or write-zeroes, or deallocate) sent to the survivor alone, before the replacement became a
+     * target, and still inside the survivor when the resync starts: the copy must not read its spot before it
+     * has landed, or the replacement misses an acknowledged write outside any dirty region, and losing the
+     * survivor later loses it. The held write is let go either by the copy reading its spot (the copy did not
+     * wait: the replacement then holds the old bytes) or, once the resync is waiting for it, by the test.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"write", "zeroes", "deallocate"})
+    void aWriteInFlightToTheSurvivorWhenAResyncStartsReachesTheReplacement(String kind) throws Exception {
+        long at = BLOCK; // in the first chunk: the first one the copy reads
+        HoldingDevice a = new HoldingDevice(at);
+        MirroredDevice m = MirroredDevice.open(a, null, 4, 0);
+        byte[] old = pattern(BLOCK, 61);
+        long probeAt = DATA - BLOCK;
+        assertEquals(IoCompletion.OK, write(m, at, old, false));
+        assertEquals(IoCompletion.OK, write(m, probeAt, pattern(BLOCK, 62), false)); // its region is marked
+        byte[] expected = kind.equals("write") ? pattern(BLOCK, 63) : new byte[BLOCK];
+
+        a.arm();
+        ByteBuf src = Unpooled.wrappedBuffer(expected);
+        CompletableFuture<Integer> held = new CompletableFuture<>();
+        switch (kind) {
+            case "write" -> m.write(at, BLOCK, src, false, held, DONE);
+            case "zeroes" -> m.writeZeroes(at, BLOCK, false, held, DONE);
+            default -> m.deallocate(at, BLOCK, held, DONE);
+        }
+        assertTrue(a.holding() && !held.isDone(), "the survivor holds it");
+
+        MemoryBlockDevice fresh = new MemoryBlockDevice(LEG, 512);
+        CompletableFuture<Void> done = m.replace(fresh);
+        // Until the held write is let go by the copy's read, or a new write is held back because the resync
+        // waits for the one in flight (a probe that is not held back was sent before the resync waited).
+        List<CompletableFuture<Integer>> probes = new ArrayList<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!a.releasedByRead) {
+            CompletableFuture<Integer> probe = writeAsync(m, probeAt, pattern(BLOCK, 64));
+            probes.add(probe);
+            if (!probe.isDone()) {
+                break;
+            }
+            assertTrue(System.nanoTime() < deadline, "the copy neither read the held spot nor held writes back");
+        }
+        a.release();
+        assertEquals(IoCompletion.OK, get(held), "the write is acknowledged");
+        src.release();
+        done.get(30, TimeUnit.SECONDS);
+        for (CompletableFuture<Integer> probe : probes) {
+            assertEquals(IoCompletion.OK, get(probe));
+        }
+        assertArrayEquals(expected, legData(fresh, at, BLOCK), "the replacement holds the acknowledged " + kind);
+        assertFalse(a.releasedByRead, "the copy read the spot of a write still in flight");
+        assertLegsEqual(a, fresh, DATA, "after the resync");
+        m.close();
+
+        MirroredDevice alone = MirroredDevice.open(null, fresh);
+        assertArrayEquals(expected, read(alone, at, BLOCK), "the replacement alone, the survivor lost");
+        alone.close();
     }
 }
