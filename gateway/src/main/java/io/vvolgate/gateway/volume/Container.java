@@ -103,6 +103,8 @@ public final class Container implements AutoCloseable {
     private final Map<Long, VirtualVolume> thickVolumes = new HashMap<>();
     private final Map<Long, ArrayDeque<Runnable>> filling = new HashMap<>();
     private long recoveryMillis;
+    /** Where the open's log replay ended and why (fsck reports it). */
+    private MetadataLog.Position replayEnd;
     private long nextVolumeId = 1;
     private long checkpoints;
     private boolean replaying;
@@ -172,6 +174,7 @@ public final class Container implements AutoCloseable {
             c.loadCheckpoint(sb);
         }
         MetadataLog.Position end = c.log.replay(sb.logHead(), sb.checkpointSequence() + 1, sb.headEpoch(), sb.epoch(), c::apply);
+        c.replayEnd = end;
         c.replaying = false;
         c.free.rebuild(c.refs);
         c.recoveryMillis = (System.nanoTime() - start) / 1_000_000;
@@ -185,6 +188,11 @@ public final class Container implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "container {0} recovered in {1} ms: {2} log blocks replayed, {3} volumes",
                 sb.containerId(), c.recoveryMillis, end.blocksReplayed(), c.volumes.size());
         return c;
+    }
+
+    /** Where log replay ended at open, and why; null for a container made by {@link #format}. */
+    public MetadataLog.Position replayEnd() {
+        return replayEnd;
     }
 
     static Superblock readSuperblock(BlockDevice device) {

@@ -99,6 +99,7 @@ public final class Fsck {
         }
         try {
             out.add(new Finding(Severity.INFO, c.volumes().size() + " volumes and snapshots; metadata loaded in " + c.recoveryMillis() + " ms"));
+            out.add(replayFinding(sb, c.replayEnd()));
             long[] unreadable = {0};
             long[] mapped = {0};
             ByteBuf cluster = Unpooled.directBuffer(sb.clusterSize());
@@ -137,6 +138,22 @@ public final class Fsck {
             c.closeWithoutCommit();
         }
         return new Report(out, repaired);
+    }
+
+    /** What log replay did: where it started, how far it went, and why it stopped there. */
+    static Finding replayFinding(Superblock sb, MetadataLog.Position end) {
+        String from = switch (sb.activeCheckpoint()) {
+            case 1 -> "checkpoint A (covers the log up to sequence " + sb.checkpointSequence() + ")";
+            case 2 -> "checkpoint B (covers the log up to sequence " + sb.checkpointSequence() + ")";
+            default -> "an empty container (no checkpoint yet)";
+        };
+        long blockIndex = end.offset() / MetadataLog.BLOCK_SIZE;
+        String text = "log: " + end.blocksReplayed() + " block(s) replayed after " + from + "; replay stopped at log block "
+                + blockIndex + " (where sequence " + end.sequence() + " was expected): " + end.stop().meaning();
+        return end.stop().expected()
+                ? new Finding(Severity.INFO, text + ". Nothing acknowledged is lost there")
+                : new Finding(Severity.WARNING, text + ". Acknowledged commits are all before it; a damaged or foreign "
+                        + "block in the log area is worth a look (was the device written by something else?)");
     }
 
     // --- mirrored containers ---

@@ -99,8 +99,48 @@ public final class MetadataLog {
         CompletableFuture<Void> record(int epoch);
     }
 
-    /** Where replay ended: the next block to write and the epoch to write it with. */
-    public record Position(long offset, long sequence, int epoch, long blocksReplayed) {
+    /** Where replay ended: the next block to write and the epoch to write it with, and why replay stopped there. */
+    public record Position(long offset, long sequence, int epoch, long blocksReplayed, Stop stop) {
+    }
+
+    /**
+     * Why replay stopped at the block after the last one it took. The first four are what a log normally
+     * ends with (nothing written there yet, a block of the ring's previous lap, or the tail of a commit that a
+     * crash cut short); the others are named for an operator (fsck), since each also means "not acknowledged".
+     */
+    public enum Stop {
+        /** No block there: never written (no magic), or unreadable. */
+        UNWRITTEN("nothing written there yet"),
+        /** A block of the previous lap of the ring (a lower sequence): the end of what was written since. */
+        OLDER_LAP("a block left from the ring's previous lap: the end of the log"),
+        /** Magic and tag right, checksum wrong: a block torn by a crash, whose commit was never acknowledged. */
+        TORN("a torn block (checksum mismatch): the last commit in flight at a crash, never acknowledged"),
+        /** The region is full of replayed blocks. */
+        REGION_FULL("the end of the region: every block was replayed"),
+        /** A block of this container with a higher sequence than expected: a block written beyond a hole. */
+        SEQUENCE_GAP("a block with a later sequence than expected: written past a hole left by a crash, never acknowledged"),
+        /** The expected sequence but an older epoch: a block left behind a hole by an earlier era. */
+        STALE_EPOCH("a block of an earlier era left behind a hole by a crash (older epoch)"),
+        /** A block with a valid checksum but another container's tag. */
+        FOREIGN("a block of another container"),
+        /** A block whose record area claims more than the block holds. */
+        BAD_LENGTH("a block whose records claim more bytes than it holds");
+
+        private final String meaning;
+
+        Stop(String meaning) {
+            this.meaning = meaning;
+        }
+
+        /** What this stop means, as a sentence fragment for a report. */
+        public String meaning() {
+            return meaning;
+        }
+
+        /** True for what a log normally ends with, after a clean stop or a crash. */
+        public boolean expected() {
+            return this == UNWRITTEN || this == OLDER_LAP || this == TORN || this == REGION_FULL || this == STALE_EPOCH;
+        }
     }
 
     private final BlockDevice device;
@@ -152,11 +192,14 @@ public final class MetadataLog {
         long sequence = firstSequence;
         int lastEpoch = headEpoch;
         long blocks = 0;
+        Stop stop = Stop.REGION_FULL;
         ByteBuf block = PooledByteBufAllocator.DEFAULT.heapBuffer(BLOCK_SIZE, BLOCK_SIZE);
         try {
             while (blocks < regionBlocks) {
                 block.clear();
-                if (!readBlock(offset, block) || !valid(block, sequence, lastEpoch)) {
+                Stop invalid = readBlock(offset, block) ? check(block, sequence, lastEpoch) : Stop.UNWRITTEN;
+                if (invalid != null) {
+                    stop = invalid;
                     break;
                 }
                 lastEpoch = block.getIntLE(EPOCH_OFFSET);
@@ -180,7 +223,7 @@ public final class MetadataLog {
         this.epoch = Math.max(storedEpoch != 0 ? storedEpoch : highestEpochInRegion(), lastEpoch) + 1;
         this.epochDurable = null;
         this.blocksSinceHead = blocks;
-        return new Position(offset, sequence, epoch, blocks);
+        return new Position(offset, sequence, epoch, blocks, stop);
     }
 
     /**
@@ -233,18 +276,26 @@ public final class MetadataLog {
         return highest;
     }
 
-    private boolean valid(ByteBuf block, long expectedSequence, int lastEpoch) {
-        if (block.getIntLE(MAGIC_OFFSET) != MAGIC || block.getLongLE(CONTAINER_OFFSET) != containerTag) {
-            return false;
+    /** Null if replay may take {@code block}, else why not. */
+    private Stop check(ByteBuf block, long expectedSequence, int lastEpoch) {
+        if (block.getIntLE(MAGIC_OFFSET) != MAGIC) {
+            return Stop.UNWRITTEN;
         }
+        boolean ours = block.getLongLE(CONTAINER_OFFSET) == containerTag;
         if (block.getIntLE(CRC_OFFSET) != crc(block)) {
-            return false;
+            return ours ? Stop.TORN : Stop.FOREIGN;
         }
-        if (block.getLongLE(SEQUENCE_OFFSET) != expectedSequence || block.getIntLE(EPOCH_OFFSET) < lastEpoch) {
-            return false;
+        if (!ours) {
+            return Stop.FOREIGN;
         }
-        int used = block.getUnsignedShortLE(USED_OFFSET);
-        return used <= BLOCK_SIZE - RECORDS_OFFSET;
+        long sequence = block.getLongLE(SEQUENCE_OFFSET);
+        if (sequence != expectedSequence) {
+            return sequence < expectedSequence ? Stop.OLDER_LAP : Stop.SEQUENCE_GAP;
+        }
+        if (block.getIntLE(EPOCH_OFFSET) < lastEpoch) {
+            return Stop.STALE_EPOCH;
+        }
+        return block.getUnsignedShortLE(USED_OFFSET) <= BLOCK_SIZE - RECORDS_OFFSET ? null : Stop.BAD_LENGTH;
     }
 
     /** Adds a record to the next commit. Records larger than {@link #MAX_PAYLOAD} must be split by the caller. */
@@ -422,7 +473,7 @@ public final class MetadataLog {
         return Container.readNow(device, regionOffset + offset, BLOCK_SIZE, into) == IoCompletion.OK;
     }
 
-    private static int crc(ByteBuf block) {
+    static int crc(ByteBuf block) {
         CRC32C c = new CRC32C();
         c.update(block.nioBuffer(SEQUENCE_OFFSET, BLOCK_SIZE - SEQUENCE_OFFSET));
         return (int) c.getValue();

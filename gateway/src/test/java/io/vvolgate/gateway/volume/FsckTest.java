@@ -61,6 +61,74 @@ class FsckTest {
         assertTrue(Fsck.check(disk, false, false).clean());
     }
 
+    /** Where replay ends on the disk as it is now (read-only open). */
+    MetadataLog.Position replayEnd() {
+        Container c = Container.openReadOnly(disk);
+        try {
+            return c.replayEnd();
+        } finally {
+            c.closeWithoutCommit();
+        }
+    }
+
+    String logFinding(Fsck.Report r) {
+        return r.findings().stream().map(Fsck.Finding::toString).filter(f -> f.contains("log: ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no log finding in " + r.findings()));
+    }
+
+    /** The log block at {@code index} of the region: read, changed by {@code change}, written back. */
+    void rewriteLogBlock(long index, java.util.function.Consumer<io.netty.buffer.ByteBuf> change) {
+        long at = Container.readSuperblock(disk).logOffset() + index * MetadataLog.BLOCK_SIZE;
+        io.netty.buffer.ByteBuf block = Unpooled.wrappedBuffer(VolumeIo.read(disk, at, MetadataLog.BLOCK_SIZE));
+        change.accept(block);
+        VolumeIo.await(f -> disk.write(at, MetadataLog.BLOCK_SIZE, block, false, f, VolumeIo.DONE));
+    }
+
+    @Test
+    void aCleanLogEndsWhereNothingWasWrittenAndFsckSaysSo() {
+        populated();
+        MetadataLog.Position end = replayEnd();
+        assertEquals(MetadataLog.Stop.UNWRITTEN, end.stop());
+        Fsck.Report r = Fsck.check(disk, false, false);
+        assertTrue(r.clean(), r.findings().toString());
+        String log = logFinding(r);
+        assertTrue(log.contains(end.blocksReplayed() + " block(s) replayed") && log.contains("nothing written there yet")
+                && log.contains("Nothing acknowledged is lost"), log);
+    }
+
+    @Test
+    void aTornLastBlockIsTheExpectedEndOfACrashedCommit() {
+        populated();
+        MetadataLog.Position end = replayEnd();
+        long last = end.offset() / MetadataLog.BLOCK_SIZE - 1;
+        rewriteLogBlock(last, b -> b.setByte(MetadataLog.RECORDS_OFFSET + 1, b.getByte(MetadataLog.RECORDS_OFFSET + 1) ^ 0x40));
+        MetadataLog.Position after = replayEnd();
+        assertEquals(MetadataLog.Stop.TORN, after.stop());
+        assertEquals(end.blocksReplayed() - 1, after.blocksReplayed(), "replay stops before the torn block");
+        Fsck.Report r = Fsck.check(disk, false, false);
+        assertTrue(r.clean(), "a torn tail is what a crash leaves: " + r.findings());
+        assertTrue(logFinding(r).contains("log block " + last) && logFinding(r).contains("torn block"), logFinding(r));
+    }
+
+    @Test
+    void aBlockWithALaterSequenceWhereReplayStopsIsAWarning() {
+        populated();
+        MetadataLog.Position end = replayEnd();
+        long next = end.offset() / MetadataLog.BLOCK_SIZE;
+        long at = Container.readSuperblock(disk).logOffset() + (next - 1) * MetadataLog.BLOCK_SIZE;
+        byte[] lastBlock = VolumeIo.read(disk, at, MetadataLog.BLOCK_SIZE);
+        rewriteLogBlock(next, b -> {
+            b.setBytes(0, lastBlock);
+            b.setLongLE(MetadataLog.SEQUENCE_OFFSET, end.sequence() + 5);
+            b.setIntLE(MetadataLog.CRC_OFFSET, MetadataLog.crc(b));
+        });
+        assertEquals(MetadataLog.Stop.SEQUENCE_GAP, replayEnd().stop());
+        Fsck.Report r = Fsck.check(disk, false, false);
+        assertFalse(r.clean());
+        assertFalse(r.hasErrors(), "everything acknowledged is before it");
+        assertTrue(logFinding(r).contains("later sequence"), logFinding(r));
+    }
+
     @Test
     void aDeviceWithoutAContainerIsAnError() {
         Fsck.Report r = Fsck.check(disk, false, false);
