@@ -102,6 +102,7 @@ public final class Fsck {
             out.add(replayFinding(sb, c.replayEnd()));
             long[] unreadable = {0};
             long[] mapped = {0};
+            BitSet inMaps = new BitSet();
             ByteBuf cluster = Unpooled.directBuffer(sb.clusterSize());
             try {
                 for (VirtualVolume v : c.volumes()) {
@@ -115,6 +116,9 @@ public final class Fsck {
                     }
                     v.map.forEachMapped((lc, pc) -> {
                         mapped[0]++;
+                        if (pc >= 0 && pc < sb.dataClusters()) {
+                            inMaps.set((int) pc);
+                        }
                         if (pc >= sb.dataClusters()) {
                             out.add(new Finding(Severity.ERROR, v + ": logical cluster " + lc + " points past the data area (" + pc + ")"));
                         } else if (readData) {
@@ -130,6 +134,7 @@ public final class Fsck {
             } finally {
                 cluster.release();
             }
+            out.addAll(crossCheckCounts(c, sb, inMaps));
             Container.Space space = c.space();
             out.add(new Finding(Severity.INFO, "space: " + space.used() + " of " + space.capacity() + " bytes used, "
                     + space.provisioned() + " provisioned; " + mapped[0] + " mapped clusters"
@@ -138,6 +143,40 @@ public final class Fsck {
             c.closeWithoutCommit();
         }
         return new Report(out, repaired);
+    }
+
+    /**
+     * Every cluster some map holds must be counted in use (else it could be handed out again and overwrite
+     * that map's data), and every cluster counted in use should be held by some map (else its space is lost
+     * until the container is rebuilt).
+     */
+    static List<Finding> crossCheckCounts(Container c, Superblock sb, BitSet inMaps) {
+        List<Finding> out = new ArrayList<>();
+        long unCounted = 0;
+        long leaked = 0;
+        long firstUnCounted = -1;
+        long firstLeaked = -1;
+        ClusterRefcounts refs = c.refs();
+        for (long pc = 0; pc < sb.dataClusters(); pc++) {
+            boolean held = inMaps.get((int) pc);
+            int count = refs.get(pc);
+            if (held && count <= 0) {
+                unCounted++;
+                firstUnCounted = firstUnCounted < 0 ? pc : firstUnCounted;
+            } else if (!held && count > 0) {
+                leaked++;
+                firstLeaked = firstLeaked < 0 ? pc : firstLeaked;
+            }
+        }
+        if (unCounted > 0) {
+            out.add(new Finding(Severity.ERROR, unCounted + " cluster(s) held by a volume's map are counted free (the first: "
+                    + firstUnCounted + "): they could be handed out again and overwrite that data"));
+        }
+        if (leaked > 0) {
+            out.add(new Finding(Severity.WARNING, leaked + " cluster(s) are counted in use but no volume's map holds them (the first: "
+                    + firstLeaked + "): " + leaked * sb.clusterSize() + " bytes that no volume can use"));
+        }
+        return out;
     }
 
     /** What log replay did: where it started, how far it went, and why it stopped there. */

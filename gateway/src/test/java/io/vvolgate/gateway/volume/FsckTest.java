@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.util.List;
 import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -127,6 +128,36 @@ class FsckTest {
         assertFalse(r.clean());
         assertFalse(r.hasErrors(), "everything acknowledged is before it");
         assertTrue(logFinding(r).contains("later sequence"), logFinding(r));
+    }
+
+    @Test
+    void countsThatDisagreeWithTheMapsAreReported() {
+        populated();
+        Container c = Container.openReadOnly(disk);
+        try {
+            Superblock sb = Container.readSuperblock(disk);
+            java.util.BitSet inMaps = new java.util.BitSet();
+            for (VirtualVolume v : c.volumes()) {
+                v.map.forEachMapped((lc, pc) -> {
+                    inMaps.set((int) pc);
+                    return 0;
+                });
+            }
+            assertTrue(Fsck.crossCheckCounts(c, sb, inMaps).isEmpty(), "a healthy container's counts agree with its maps");
+            long unmapped = inMaps.nextClearBit(0);
+            c.refs().increment(unmapped);
+            List<Fsck.Finding> leaked = Fsck.crossCheckCounts(c, sb, inMaps);
+            assertEquals(1, leaked.size(), leaked.toString());
+            assertEquals(Fsck.Severity.WARNING, leaked.getFirst().severity());
+            assertTrue(leaked.getFirst().message().contains("no volume's map holds them (the first: " + unmapped + ")"), leaked.toString());
+            c.refs().decrement(unmapped);
+            inMaps.set((int) unmapped); // as if a map held it while its count is 0
+            List<Fsck.Finding> unCounted = Fsck.crossCheckCounts(c, sb, inMaps);
+            assertEquals(Fsck.Severity.ERROR, unCounted.getFirst().severity(), unCounted.toString());
+            assertTrue(unCounted.getFirst().message().contains("counted free (the first: " + unmapped + ")"), unCounted.toString());
+        } finally {
+            c.closeWithoutCommit();
+        }
     }
 
     @Test
