@@ -95,7 +95,8 @@ import java.util.zip.CRC32C;
  * done. The copy knows the writes sent while it runs; a write sent to the survivor alone just before it
  * started is not among them, so before the first chunk the copier holds back every new write and waits
  * until the regions' in-flight counts hold only writes it knows about: every earlier one has landed (the
- * same applies to write-zeroes and deallocates; a copy started by {@link #open} has nothing before it). Every {@link #LABEL_EVERY_CHUNKS} chunks the target is flushed and the watermark recorded on both
+ * same applies to write-zeroes and deallocates; a copy started by {@link #open} has nothing before it).
+ * Every {@link #LABEL_EVERY_CHUNKS} chunks the target is flushed and the watermark recorded on both
  * labels, so a restart resumes the copy there ({@link #open} restarts a recorded resync by itself). When
  * the copy reaches the end the target is flushed and both labels say in sync.
  *
